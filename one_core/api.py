@@ -1,0 +1,89 @@
+"""The Python API: load any model, save circle or TFLite, run a model on a backend."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .circle.writer import write_model
+from .errors import InputError
+from .ir.model import Model
+from .plugin.interfaces import NO_MATCH, Executable
+from .plugin.manager import get_plugins
+
+
+def load(source: Any, *, frontend: str | None = None, **options: Any) -> Model:
+    """Load a model through the frontend that claims it (or the one named).
+
+    `source` is a path (file or directory) or a live object a frontend accepts, such as a Keras
+    model when the TensorFlow frontend is installed. Frontend options pass through."""
+    plugins = get_plugins()
+    head = b""
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.exists():
+            raise InputError(f"{path}: no such file or directory")
+        if path.is_file():
+            with open(path, "rb") as f:
+                head = f.read(64)
+    if frontend is not None:
+        chosen = plugins.frontends.get(frontend)
+    else:
+        scored = [(fe.match(source, head), name) for name, fe in plugins.frontends.items()]
+        best = max(scored, default=(NO_MATCH, ""))
+        if best[0] == NO_MATCH:
+            known = ", ".join(f"{n} ({', '.join(fe.extensions) or 'no extensions'})"
+                              for n, fe in plugins.frontends.items())
+            raise InputError(
+                f"{_label(source)}: no installed frontend accepts this model (installed: {known})"
+            )
+        chosen = plugins.frontends.get(best[1])
+    model = chosen.load(source, **options)
+    if model.source is None:
+        model.source = _label(source)
+    return model
+
+
+def save(model: Model, path: str | os.PathLike[str], *, format: str | None = None) -> Path:
+    """Write `model` as circle, or as TFLite for a `.tflite` path (or `format="tflite"`)."""
+    return write_model(model, path, format)
+
+
+class Session:
+    """A model prepared for running on a backend.
+
+    `source` is a path, a Model, or anything `load` accepts; `backend` names a registered
+    backend (default: the first one installed)."""
+
+    def __init__(self, source: Any, backend: str | None = None, **options: Any) -> None:
+        self.model = source if isinstance(source, Model) else load(source)
+        plugins = get_plugins()
+        if backend is None:
+            names = plugins.backends.names()
+            if not names:
+                raise InputError("no backend is installed (install one-backend-runtime)")
+            backend = names[0]
+        self.backend = backend
+        self._exe: Executable = plugins.backends.get(backend).prepare(self.model, **options)
+
+    @property
+    def inputs(self) -> Sequence[Any]:
+        return self._exe.inputs
+
+    @property
+    def outputs(self) -> Sequence[Any]:
+        return self._exe.outputs
+
+    def run(self, inputs: Mapping[str, np.ndarray] | Sequence[np.ndarray]) -> dict[str, np.ndarray]:
+        """Run once: inputs by name or in order; returns outputs by name."""
+        return self._exe.run(inputs)
+
+
+def _label(source: Any) -> str:
+    if isinstance(source, (str, os.PathLike)):
+        return str(source)
+    return f"<{type(source).__name__} object>"

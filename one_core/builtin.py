@@ -1,0 +1,41 @@
+"""The core's own plugin: the circle frontend and the built-in commands.
+
+Registered through the same hooks as third-party plugins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .circle.reader import CIRCLE_IDENTIFIER, read_model
+from .ir.model import Model
+from .plugin.hookspecs import hookimpl
+from .plugin.interfaces import CONTENT_MATCH, Frontend
+
+
+class CircleFrontend(Frontend):
+    """Reads .circle files (ONE's format) as they are."""
+
+    name = "circle"
+    description = "circle models (.circle), ONE's flatbuffer format"
+    extensions = (".circle",)
+
+    def match(self, source: Any, head: bytes) -> int:
+        if head[4:8] == CIRCLE_IDENTIFIER:
+            return CONTENT_MATCH
+        return super().match(source, head)
+
+    def load(self, source: Any, **options: Any) -> Model:
+        return read_model(source)
+
+
+@hookimpl
+def one_register_frontends(registry: Any) -> None:
+    registry.add(CircleFrontend())
+
+
+@hookimpl
+def one_add_commands(cli: Any) -> None:
+    from .cli.commands import import_command, inspect_command, plugins_command
+
+    for command in (import_command, inspect_command, plugins_command):
+        cli.add_command(command)

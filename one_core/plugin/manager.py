@@ -1,0 +1,164 @@
+"""Discovery of plugins through entry points and the registries they fill."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any, Generic, TypeVar
+
+import pluggy
+
+from ..errors import OneError
+from . import hookspecs
+
+T = TypeVar("T")
+
+#: Environment variable: comma-separated plugin (entry-point) or distribution names not to load.
+DISABLE_ENV = "ONE_DISABLE_PLUGINS"
+
+
+@dataclass
+class PluginInfo:
+    """What `one plugins` shows about one plugin."""
+
+    name: str
+    distribution: str
+    version: str
+    provides: dict[str, list[str]] = field(default_factory=dict)
+    error: str | None = None
+
+
+class Registry(Generic[T]):
+    """Named items of one kind (frontends, backends, ...), remembering who supplied each."""
+
+    def __init__(self, kind: str, plugins: dict[str, PluginInfo]) -> None:
+        self.kind = kind
+        self._items: dict[str, T] = {}
+        self._owners: dict[str, str] = {}
+        self._plugins = plugins
+        self._current: str | None = None
+
+    def add(self, item: T, name: str | None = None) -> None:
+        """Register `item` under `name` (default: its `name` attribute)."""
+        key = name or getattr(item, "name", "")
+        if not key:
+            raise OneError(f"plugin '{self._current}' registered a {self.kind} without a name")
+        if key in self._items:
+            raise OneError(
+                f"{self.kind} '{key}' is registered twice: by plugin '{self._owners[key]}' "
+                f"and by plugin '{self._current}'"
+            )
+        self._items[key] = item
+        self._owners[key] = self._current or "?"
+        if self._current in self._plugins:
+            self._plugins[self._current].provides.setdefault(self.kind, []).append(key)
+
+    def get(self, name: str) -> T:
+        try:
+            return self._items[name]
+        except KeyError:
+            known = ", ".join(sorted(self._items)) or "none installed"
+            raise OneError(f"no {self.kind} named '{name}' (known: {known})") from None
+
+    def owner(self, name: str) -> str:
+        return self._owners[name]
+
+    def names(self) -> list[str]:
+        return list(self._items)
+
+    def items(self) -> list[tuple[str, T]]:
+        return list(self._items.items())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class Plugins:
+    """The loaded plugins and their registries; obtain it through `get_plugins()`."""
+
+    def __init__(self, disabled: set[str] | None = None, builtin: bool = True) -> None:
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self.info: dict[str, PluginInfo] = {}
+        self.disabled = set(disabled or ())
+        if builtin:
+            from .. import builtin as core_builtin
+
+            self.register(core_builtin, "one-core", "one-core", _version_of("one-core"))
+        self._load_entry_points()
+        self.frontends: Registry[Any] = self._collect("frontend", "one_register_frontends")
+        self.backends: Registry[Any] = self._collect("backend", "one_register_backends")
+        self.passes: Registry[Any] = self._collect("pass", "one_register_passes")
+        self.packagers: Registry[Any] = self._collect("packager", "one_register_packagers")
+
+    def register(self, plugin: object, name: str, distribution: str, version: str) -> None:
+        """Register a plugin object (a module or an instance with hook implementations)."""
+        if name in self.disabled or distribution in self.disabled:
+            return
+        self.pm.register(plugin, name=name)
+        self.info[name] = PluginInfo(name, distribution, version)
+
+    def _load_entry_points(self) -> None:
+        for ep in metadata.entry_points(group=hookspecs.ENTRY_POINT_GROUP):
+            dist = ep.dist.name if ep.dist is not None else "?"
+            version = ep.dist.version if ep.dist is not None else "?"
+            if ep.name in self.disabled or dist in self.disabled or ep.name in self.info:
+                continue
+            try:
+                plugin = ep.load()
+            except Exception as exc:  # a broken third-party plugin must not break the tool
+                self.info[ep.name] = PluginInfo(ep.name, dist, version, error=f"{exc}")
+                print(f"warning: plugin '{ep.name}' ({dist}) failed to load: {exc}", file=sys.stderr)
+                continue
+            self.register(plugin, ep.name, dist, version)
+
+    def _collect(self, kind: str, hook_name: str) -> Registry[Any]:
+        registry: Registry[Any] = Registry(kind, self.info)
+        for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+            registry._current = impl.plugin_name
+            impl.function(registry=registry)
+        registry._current = None
+        return registry
+
+    def add_commands(self, cli: Any) -> None:
+        """Let every plugin add its commands to the click group `cli`."""
+        for impl in self.pm.hook.one_add_commands.get_hookimpls():
+            before = set(cli.commands)
+            impl.function(cli=cli)
+            added = sorted(set(cli.commands) - before)
+            if added and impl.plugin_name in self.info:
+                self.info[impl.plugin_name].provides.setdefault("command", []).extend(added)
+
+
+def _version_of(distribution: str) -> str:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+_plugins: Plugins | None = None
+_lock = threading.Lock()
+
+
+def get_plugins() -> Plugins:
+    """The process-wide plugins, loaded on first use."""
+    global _plugins
+    with _lock:
+        if _plugins is None:
+            disabled = {n.strip() for n in os.environ.get(DISABLE_ENV, "").split(",") if n.strip()}
+            _plugins = Plugins(disabled)
+        return _plugins
+
+
+def reset_plugins() -> None:
+    """Forget the loaded plugins so the next `get_plugins()` discovers them again."""
+    global _plugins
+    with _lock:
+        _plugins = None

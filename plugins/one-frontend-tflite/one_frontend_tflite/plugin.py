@@ -1,0 +1,14 @@
+"""Hook implementations that register the TFLite frontend."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from one_core.plugin import hookimpl
+
+from .frontend import TfliteFrontend
+
+
+@hookimpl
+def one_register_frontends(registry: Any) -> None:
+    registry.add(TfliteFrontend())
