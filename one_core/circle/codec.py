@@ -86,4 +86,4 @@ def text(raw: bytes | str | None, where: str) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InvalidModelError(f"{where}: name is not valid UTF-8 ({exc})") from None
+        raise InvalidModelError(f"{where}: not valid UTF-8 text ({exc})") from None
