@@ -116,7 +116,7 @@ def _index(tensors: list[Tensor], t: Tensor | None) -> int:
 def _metadata_value(data: bytes) -> str:
     if len(data) <= 64:
         try:
-            text = data.decode("utf-8")
+            text = data.rstrip(b"\0").decode("utf-8")
             if text.isprintable():
                 return text
         except UnicodeDecodeError:

@@ -1,0 +1,37 @@
+# Two commands do everything on a fresh machine:
+#   make demo   set up .venv, generate a sample TFLite model, import it to circle and inspect it
+#   make test   set up .venv and run the whole test suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PLUGINS := plugins/one-frontend-tflite
+OUT := out
+
+.PHONY: setup demo test bench regen clean
+
+$(STAMP): pyproject.toml $(PLUGINS:%=%/pyproject.toml) requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e . $(PLUGINS:%=-e %) -r requirements-dev.txt
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	mkdir -p $(OUT)
+	$(BIN)/python scripts/make_sample_model.py $(OUT)/sample.tflite
+	$(BIN)/one import $(OUT)/sample.tflite -o $(OUT)/sample.circle
+	$(BIN)/one inspect $(OUT)/sample.circle
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python benchmarks/import_speed.py
+
+regen: setup
+	$(BIN)/python scripts/generate_schema_code.py
+
+clean:
+	rm -rf $(VENV) $(OUT) .pytest_cache
