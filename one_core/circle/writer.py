@@ -65,29 +65,31 @@ def write_model(
 def serialize(
     model: Model, identifier: bytes = CIRCLE_IDENTIFIER, *, external_data_threshold: int = EXTERNAL_DATA_THRESHOLD
 ) -> list[memoryview]:
-    """The file's bytes as a list of chunks to write in order."""
+    """The file's bytes as a list of chunks to write in order.
+
+    Constant data is not copied into the flatbuffer builder: its place is reserved and the
+    chunks list refers to the arrays themselves, so writing a model costs little memory."""
     blobs, tensor_buffers = _collect_buffers(model)
     total = sum(b.nbytes for b in blobs if b is not None)
     if total < external_data_threshold:
-        flat = _build(model, blobs, tensor_buffers, identifier, total, None)
-        return [flat]
+        return _build(model, blobs, tensor_buffers, identifier, total, None)
     # Data goes after the flatbuffer. Offsets are absolute, so build once with placeholders to
     # learn the flatbuffer's size (fixed-width fields keep it unchanged), then with real offsets.
     placeholder = [(2, 2) if b is not None and b.nbytes else (0, 0) for b in blobs]
-    size = len(_build(model, blobs, tensor_buffers, identifier, 0, placeholder))
+    size = sum(len(c) for c in _build(model, blobs, tensor_buffers, identifier, 0, placeholder))
     offsets, position = [], _aligned(size)
     for b in blobs:
         n = 0 if b is None else b.nbytes
         offsets.append((position, n) if n else (0, 0))
         position = _aligned(position + n)
-    flat = _build(model, blobs, tensor_buffers, identifier, 0, offsets)
-    assert len(flat) == size, "flatbuffer size changed between passes"
-    chunks, position = [flat], size
+    chunks = _build(model, blobs, tensor_buffers, identifier, 0, offsets)
+    assert sum(len(c) for c in chunks) == size, "flatbuffer size changed between passes"
+    position = size
     for b, (offset, n) in zip(blobs, offsets):
         if b is not None and n:
             chunks.append(memoryview(bytes(offset - position)))
             chunks.append(_bytes_of(b))
-            position = offset + b.nbytes
+            position = offset + n
     return chunks
 
 
@@ -146,10 +148,11 @@ def _build(
     identifier: bytes,
     data_size: int,
     external: list[tuple[int, int]] | None,
-) -> memoryview:
+) -> list[memoryview]:
     meta_names = list(model.metadata)
+    holes: list[tuple[int, np.ndarray]] = []
     buffers: list[Any] = [
-        _BufferPacker(b, None if external is None else external[i]) for i, b in enumerate(blobs)
+        _BufferPacker(b, None if external is None else external[i], holes) for i, b in enumerate(blobs)
     ]
     m = fb.ModelT()
     m.version = model.version
@@ -162,12 +165,12 @@ def _build(
         entry = fb.MetadataT()
         entry.name = name
         entry.buffer = len(buffers)
-        buffers.append(_BufferPacker(np.frombuffer(model.metadata[name], np.uint8), None))
+        buffers.append(_BufferPacker(np.frombuffer(model.metadata[name], np.uint8), None, holes))
         m.metadata.append(entry)
     m.metadataBuffer = []
     for legacy in model.legacy_metadata_buffers:
         m.metadataBuffer.append(len(buffers))
-        buffers.append(_BufferPacker(np.asarray(legacy, np.uint8), None))
+        buffers.append(_BufferPacker(np.asarray(legacy, np.uint8), None, holes))
     m.buffers = buffers
     m.signatureDefs = [_signature_t(model, sig) for sig in model.signature_defs]
     if not m.metadata:
@@ -176,19 +179,39 @@ def _build(
         m.metadataBuffer = None
     if not m.signatureDefs:
         m.signatureDefs = None
-    builder = flatbuffers.Builder(data_size + 16 * len(buffers) + 1024 * 1024)
+    builder = _lazy_builder(data_size + 64 * len(buffers) + 1024 * 1024)
     root = m.Pack(builder)
     builder.Finish(root, file_identifier=identifier)
-    return memoryview(builder.Bytes)[builder.Head():]
+    flat = memoryview(builder.Bytes)[builder.Head():]
+    chunks, cursor = [], 0
+    for from_end, data in sorted(holes, key=lambda h: -h[0]):
+        start = len(builder.Bytes) - from_end - builder.Head()
+        chunks += [flat[cursor:start], _bytes_of(data)]
+        cursor = start + data.nbytes
+    chunks.append(flat[cursor:])
+    return chunks
+
+
+def _lazy_builder(capacity: int) -> flatbuffers.Builder:
+    """A builder over zero pages the OS allocates only when written: the space reserved for
+    constant data is never written, so it costs no memory."""
+    builder = flatbuffers.Builder(0)
+    builder.Bytes = memoryview(np.zeros(capacity, np.uint8))
+    builder.head = capacity
+    return builder
 
 
 class _BufferPacker:
-    """Stands in for a BufferT: packs data 16-byte aligned with a single copy, or refers to
-    data stored after the flatbuffer by offset and size. `data` None is the empty sentinel."""
+    """Stands in for a BufferT: reserves 16-byte aligned room for the data (recorded in
+    `holes` by distance from the builder's end, filled when writing), or refers to data stored
+    after the flatbuffer by offset and size. `data` None is the empty sentinel."""
 
-    def __init__(self, data: np.ndarray | None, external: tuple[int, int] | None) -> None:
+    def __init__(
+        self, data: np.ndarray | None, external: tuple[int, int] | None, holes: list[tuple[int, np.ndarray]]
+    ) -> None:
         self.data = data
         self.external = external
+        self.holes = holes
 
     def Pack(self, builder: flatbuffers.Builder) -> int:  # noqa: N802 - object-API protocol
         data_offset = None
@@ -196,7 +219,8 @@ class _BufferPacker:
             n = self.data.nbytes
             builder.StartVector(1, n, _ALIGN)
             builder.head = builder.head - n
-            builder.Bytes[builder.head:builder.head + n] = _bytes_of(self.data)
+            if n:
+                self.holes.append((len(builder.Bytes) - builder.head, self.data))
             data_offset = builder.EndVector()
         fb.BufferStart(builder)
         if data_offset is not None:
