@@ -9,7 +9,6 @@ ResNet50 (~100 MB, ~20 s to generate).
 from __future__ import annotations
 
 import functools
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -373,7 +372,6 @@ def test_fp16_model():
     assert {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"} <= p.opcode_names
 
 
-@pytest.mark.skipif(not os.environ.get("ONE_TEST_SLOW"), reason="set ONE_TEST_SLOW=1")
 def test_resnet50():
     p = Parsed(modelzoo.resnet50())
     assert p.path.stat().st_size > 90e6
