@@ -141,7 +141,7 @@ class _Converter:
                     f"the file ({len(self.buf)} bytes)"
                 )
             return self.buf[b.offset:end]
-        if b.data is None or isinstance(b.data, int):
+        if b.data is None:
             return None
         return np.asarray(b.data, dtype=np.uint8)
 
@@ -319,13 +319,13 @@ class _Converter:
 
 
 def _ints(values: Any) -> list[int]:
-    if values is None or isinstance(values, int):
+    if values is None:
         return []
     return [int(v) for v in values]
 
 
 def _floats(values: Any) -> np.ndarray | None:
-    if values is None or isinstance(values, int):
+    if values is None:
         return None
     return np.asarray(values, dtype=np.float32)
 
@@ -346,7 +346,7 @@ def _quantization(q: Any) -> Quantization | None:
         raise InvalidModelError(f"unknown quantization details type {q.detailsType}")
     result = Quantization(
         scale=_floats(q.scale),
-        zero_point=None if q.zeroPoint is None or isinstance(q.zeroPoint, int) else np.asarray(q.zeroPoint, np.int64),
+        zero_point=None if q.zeroPoint is None else np.asarray(q.zeroPoint, np.int64),
         min=_floats(q.min),
         max=_floats(q.max),
         quantized_dimension=int(q.quantizedDimension),
@@ -364,7 +364,4 @@ def _index_vector(kind: int, vec: Any, at: str) -> np.ndarray | None:
     dtype = _INDEX_VECTOR_DTYPES.get(kind)
     if dtype is None or vec is None:
         raise InvalidModelError(f"{at}: unknown sparse index vector type {kind}")
-    values = vec.values
-    if values is None or isinstance(values, int):
-        return np.empty(0, dtype)
-    return np.asarray(values, dtype=dtype)
+    return np.asarray([] if vec.values is None else vec.values, dtype=dtype)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .graph import Subgraph
+from .operator import Operator
 from .tensor import Tensor
 
 
@@ -53,7 +55,7 @@ class Model:
                 return i
         raise ValueError(f"subgraph '{subgraph.name}' is not part of this model")
 
-    def operators(self):
+    def operators(self) -> Iterator[tuple[Subgraph, Operator]]:
         """Every (subgraph, operator) pair of the model, subgraph by subgraph."""
         for sg in self.subgraphs:
             for op in sg.operators:

@@ -102,7 +102,8 @@ def _verify_subgraph_references(model: Model, at: str, op: Operator) -> None:
             if not ("subgraph_index" in f.name or "subgraph_indices" in f.name):
                 continue
             value = getattr(options, f.name)
-            for i in value if isinstance(value, list) else [value]:
+            indices = value if isinstance(value, list) else [] if value is None else [value]
+            for i in indices:
                 if not 0 <= i < len(model.subgraphs):
                     raise InvalidModelError(
                         f"{at}: {f.name} {i} outside the model's {len(model.subgraphs)} subgraphs"
