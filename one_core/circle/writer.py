@@ -7,6 +7,7 @@ flatbuffer and referenced by Buffer offset/size, as ONE and TFLite do.
 
 from __future__ import annotations
 
+import mmap
 import os
 import tempfile
 from collections.abc import Iterable
@@ -193,10 +194,14 @@ def _build(
 
 
 def _lazy_builder(capacity: int) -> flatbuffers.Builder:
-    """A builder over zero pages the OS allocates only when written: the space reserved for
-    constant data is never written, so it costs no memory."""
+    """A builder over an anonymous mapping whose pages the OS provides only when written: the
+    space reserved for constant data is never written, so it costs no memory. (Huge pages are
+    declined, or each small table written between two holes would commit 2 MiB.)"""
+    area = mmap.mmap(-1, capacity)
+    if hasattr(mmap, "MADV_NOHUGEPAGE"):
+        area.madvise(mmap.MADV_NOHUGEPAGE)
     builder = flatbuffers.Builder(0)
-    builder.Bytes = memoryview(np.zeros(capacity, np.uint8))
+    builder.Bytes = memoryview(area)
     builder.head = capacity
     return builder
 
