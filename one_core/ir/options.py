@@ -5,6 +5,8 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import ClassVar
 
+from .dtypes import DType as TensorType
+
 
 class ActivationFunctionType(IntEnum):
     NONE = 0
@@ -94,35 +96,6 @@ class StablehloPrecisionConfig(IntEnum):
     DEFAULT = 0
     HIGH = 1
     HIGHEST = 2
-
-
-class TensorType(IntEnum):
-    MXINT8 = -7
-    MXFP4 = -6
-    GGML_Q8_1 = -5
-    GGML_Q8_0 = -4
-    GGML_Q4_1 = -3
-    GGML_Q4_0 = -2
-    UINT4 = -1
-    FLOAT32 = 0
-    FLOAT16 = 1
-    INT32 = 2
-    UINT8 = 3
-    INT64 = 4
-    STRING = 5
-    BOOL = 6
-    INT16 = 7
-    COMPLEX64 = 8
-    INT8 = 9
-    FLOAT64 = 10
-    COMPLEX128 = 11
-    UINT64 = 12
-    RESOURCE = 13
-    VARIANT = 14
-    UINT32 = 15
-    UINT16 = 16
-    INT4 = 17
-    BFLOAT16 = 18
 
 
 @dataclass(slots=True)
