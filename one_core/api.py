@@ -33,8 +33,11 @@ def load(source: Any, *, frontend: str | None = None, **options: Any) -> Model:
     if frontend is not None:
         chosen = plugins.frontends.get(frontend)
     else:
-        scored = [(fe.match(source, head), name) for name, fe in plugins.frontends.items()]
-        best = max(scored, default=(NO_MATCH, ""))
+        best = (NO_MATCH, "")
+        for name, fe in plugins.frontends.items():  # ties go to the first registered
+            score = fe.match(source, head)
+            if score > best[0]:
+                best = (score, name)
         if best[0] == NO_MATCH:
             known = ", ".join(f"{n} ({', '.join(fe.extensions) or 'no extensions'})"
                               for n, fe in plugins.frontends.items())

@@ -11,7 +11,7 @@ from one_core.ir.options import ActivationFunctionType, AddOptions, FullyConnect
 def tiny_mlp(seed: int = 0) -> Model:
     """x[1,4] -> FULLY_CONNECTED(relu) -> ADD(const) -> y[1,3], with a signature and metadata."""
     rng = np.random.default_rng(seed)
-    model = Model(description="tiny mlp", version=3)
+    model = Model(description="tiny mlp")
     sg = model.add_subgraph(Subgraph("main"))
     x = sg.add_tensor(Tensor("x", DType.FLOAT32, (1, 4), shape_signature=(-1, 4)))
     w = sg.add_tensor(Tensor("w", DType.FLOAT32, (3, 4), data=rng.standard_normal((3, 4)).astype(np.float32)))

@@ -40,13 +40,16 @@ class _OneGroup(click.Group):
         except KeyboardInterrupt:
             _fail(ctx, "interrupted", 130)
         except Exception as exc:  # an unexpected failure is a bug: say so, briefly
-            _fail(ctx, f"internal error: {type(exc).__name__}: {exc} (rerun with --debug)", 2)
+            _fail(ctx, f"internal error: {type(exc).__name__}: {exc}", 2)
         return None
 
 
 def _fail(ctx: click.Context, message: str, code: int) -> None:
-    if ctx.obj and ctx.obj.get("debug"):
+    debug = bool(ctx.obj and ctx.obj.get("debug"))
+    if debug:
         traceback.print_exc()
+    elif code == 2:
+        message += " (rerun with --debug for details)"
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
 
@@ -61,5 +64,12 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
-    cli(prog_name="one")
+    """Console-script entry point. Plugins load while click lists commands, before `invoke`,
+    so their errors (a duplicate name, say) are caught here too."""
+    try:
+        cli(prog_name="one")
+    except OneError as exc:
+        if "--debug" in sys.argv[1:]:
+            traceback.print_exc()
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)

@@ -29,7 +29,10 @@ class Model:
     contents of buffers listed by the deprecated `metadata_buffer` field so they survive a save.
     """
 
-    def __init__(self, description: str | None = None, version: int = 0) -> None:
+    #: The schema version TFLite and circle files carry (TFLite refuses anything else).
+    SCHEMA_VERSION = 3
+
+    def __init__(self, description: str | None = None, version: int = SCHEMA_VERSION) -> None:
         self.version = version
         self.description = description
         self.subgraphs: list[Subgraph] = []

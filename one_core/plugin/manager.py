@@ -18,6 +18,8 @@ T = TypeVar("T")
 
 #: Environment variable: comma-separated plugin (entry-point) or distribution names not to load.
 DISABLE_ENV = "ONE_DISABLE_PLUGINS"
+#: The core's own plugin, which cannot be disabled.
+CORE_PLUGIN = "one-core"
 
 
 @dataclass
@@ -90,7 +92,7 @@ class Plugins:
         if builtin:
             from .. import builtin as core_builtin
 
-            self.register(core_builtin, "one-core", "one-core", _version_of("one-core"))
+            self.register(core_builtin, CORE_PLUGIN, CORE_PLUGIN, _version_of(CORE_PLUGIN))
         self._load_entry_points()
         self.frontends: Registry[Any] = self._collect("frontend", "one_register_frontends")
         self.backends: Registry[Any] = self._collect("backend", "one_register_backends")
@@ -99,7 +101,7 @@ class Plugins:
 
     def register(self, plugin: object, name: str, distribution: str, version: str) -> None:
         """Register a plugin object (a module or an instance with hook implementations)."""
-        if name in self.disabled or distribution in self.disabled:
+        if name != CORE_PLUGIN and (name in self.disabled or distribution in self.disabled):
             return
         self.pm.register(plugin, name=name)
         self.info[name] = PluginInfo(name, distribution, version)
@@ -122,18 +124,57 @@ class Plugins:
         registry: Registry[Any] = Registry(kind, self.info)
         for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
             registry._current = impl.plugin_name
-            impl.function(registry=registry)
+            self._call(impl, registry=registry)
         registry._current = None
         return registry
 
+    def _call(self, impl: Any, **kwargs: Any) -> None:
+        """Run one plugin's hook; a failing third-party plugin is reported and skipped, while
+        our own errors (such as a duplicate name) stop the program with their message."""
+        try:
+            impl.function(**kwargs)
+        except OneError:
+            raise
+        except Exception as exc:
+            if impl.plugin_name == CORE_PLUGIN:
+                raise
+            info = self.info.get(impl.plugin_name)
+            if info is not None:
+                info.error = f"{type(exc).__name__}: {exc}"
+            print(f"warning: plugin '{impl.plugin_name}' failed in {impl.function.__name__}: {exc}",
+                  file=sys.stderr)
+
     def add_commands(self, cli: Any) -> None:
-        """Let every plugin add its commands to the click group `cli`."""
+        """Let every plugin add its commands to the click group `cli`; a command name may be
+        taken only once."""
+        owners = {name: CORE_PLUGIN for name in cli.commands}
         for impl in self.pm.hook.one_add_commands.get_hookimpls():
-            before = set(cli.commands)
-            impl.function(cli=cli)
-            added = sorted(set(cli.commands) - before)
-            if added and impl.plugin_name in self.info:
-                self.info[impl.plugin_name].provides.setdefault("command", []).extend(added)
+            guarded = _CommandRegistrar(cli, impl.plugin_name, owners)
+            self._call(impl, cli=guarded)
+            if guarded.added and impl.plugin_name in self.info:
+                self.info[impl.plugin_name].provides.setdefault("command", []).extend(guarded.added)
+
+
+class _CommandRegistrar:
+    """What `one_add_commands` receives: adds click commands to the group, refusing a name
+    another plugin already took."""
+
+    def __init__(self, group: Any, plugin: str, owners: dict[str, str]) -> None:
+        self._group = group
+        self._plugin = plugin
+        self._owners = owners
+        self.added: list[str] = []
+
+    def add_command(self, command: Any, name: str | None = None) -> None:
+        key = name or command.name
+        if key in self._owners:
+            raise OneError(
+                f"command '{key}' is registered twice: by plugin '{self._owners[key]}' "
+                f"and by plugin '{self._plugin}'"
+            )
+        self._owners[key] = self._plugin
+        self._group.add_command(command, key)
+        self.added.append(key)
 
 
 def _version_of(distribution: str) -> str:
@@ -144,16 +185,26 @@ def _version_of(distribution: str) -> str:
 
 
 _plugins: Plugins | None = None
-_lock = threading.Lock()
+_loading = False
+_lock = threading.RLock()
 
 
 def get_plugins() -> Plugins:
     """The process-wide plugins, loaded on first use."""
-    global _plugins
+    global _plugins, _loading
     with _lock:
         if _plugins is None:
-            disabled = {n.strip() for n in os.environ.get(DISABLE_ENV, "").split(",") if n.strip()}
-            _plugins = Plugins(disabled)
+            if _loading:
+                raise OneError(
+                    "plugins are still loading: a plugin used the plugin registry (for example "
+                    "through one_core.load) while being imported or registered"
+                )
+            _loading = True
+            try:
+                disabled = {n.strip() for n in os.environ.get(DISABLE_ENV, "").split(",") if n.strip()}
+                _plugins = Plugins(disabled)
+            finally:
+                _loading = False
         return _plugins
 
 

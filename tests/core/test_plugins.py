@@ -77,3 +77,112 @@ def test_plugins_command_lists_what_each_plugin_registers() -> None:
 def test_one_disable_plugins_environment_variable() -> None:
     result = _one("plugins", "--json", env={"ONE_DISABLE_PLUGINS": "tflite"})
     assert "tflite" not in {r["plugin"] for r in json.loads(result.stdout)}
+
+
+class _CommandClash:
+    @hookimpl
+    def one_add_commands(self, cli: Any) -> None:
+        import click
+
+        cli.add_command(click.Command("inspect", callback=lambda: None))
+
+
+class _BrokenHook:
+    @hookimpl
+    def one_register_frontends(self, registry: Any) -> None:
+        raise RuntimeError("boom")
+
+
+class _Reentrant:
+    @hookimpl
+    def one_register_frontends(self, registry: Any) -> None:
+        get_plugins()
+
+
+def test_a_command_name_is_taken_once() -> None:
+    import click
+
+    plugins = Plugins(disabled=set())
+    plugins.register(_CommandClash(), "clasher", "clasher-dist", "1.0")
+    with pytest.raises(OneError, match="command 'inspect' is registered twice: by plugin 'one-core' and by plugin 'clasher'"):
+        plugins.add_commands(click.Group())
+
+
+def test_a_failing_third_party_hook_is_reported_and_skipped(capsys) -> None:
+    plugins = Plugins(disabled=set())
+    plugins.register(_BrokenHook(), "broken", "broken-dist", "1.0")
+    registry = plugins._collect("frontend", "one_register_frontends")
+    assert "circle" in registry and "tflite" in registry
+    assert plugins.info["broken"].error == "RuntimeError: boom"
+    assert "warning: plugin 'broken' failed in one_register_frontends: boom" in capsys.readouterr().err
+
+
+def test_using_the_registry_while_it_loads_is_an_error(monkeypatch) -> None:
+    from one_core.plugin import manager
+
+    original = manager.Plugins.__init__
+
+    def init(self, disabled=None, builtin=True):
+        original(self, disabled, builtin)
+        self.register(_Reentrant(), "reentrant", "reentrant-dist", "1.0")
+        self._collect("frontend", "one_register_frontends")
+
+    monkeypatch.setattr(manager.Plugins, "__init__", init)
+    reset_plugins()
+    try:
+        with pytest.raises(OneError, match="plugins are still loading"):
+            get_plugins()
+    finally:
+        reset_plugins()
+
+
+def test_the_core_cannot_be_disabled() -> None:
+    plugins = Plugins(disabled={"one-core"})
+    assert "circle" in plugins.frontends
+
+
+def test_frontend_ties_go_to_the_first_registered(tmp_path, monkeypatch) -> None:
+    from one_core.plugin import manager
+
+    class Second(Frontend):
+        name = "second"
+        extensions = (".circle",)
+
+        def load(self, source: Any, **options: Any) -> Model:
+            raise AssertionError("the first registered frontend should win")
+
+    class Plugin:
+        @hookimpl
+        def one_register_frontends(self, registry: Any) -> None:
+            registry.add(Second())
+
+    import one_core
+    from irbuild import tiny_mlp
+
+    path = tmp_path / "m.circle"
+    one_core.save(tiny_mlp(), path)
+    path.write_bytes(path.read_bytes()[:4] + b"XXXX" + path.read_bytes()[8:])  # extension only
+    plugins = Plugins(disabled=set())
+    plugins.register(Plugin(), "second", "second-dist", "1.0")
+    plugins.frontends = plugins._collect("frontend", "one_register_frontends")
+    monkeypatch.setattr(manager, "_plugins", plugins)
+    with pytest.raises(one_core.InvalidModelError, match="file identifier b'XXXX'"):
+        one_core.load(path)  # reached the circle frontend, which checks the identifier
+
+
+def test_plugin_errors_while_listing_commands_are_one_line(monkeypatch, capsys) -> None:
+    from one_core.cli import main as cli_main
+    from one_core.cli.main import cli
+    from one_core.plugin import manager
+
+    plugins = Plugins(disabled=set())
+    plugins.register(_CommandClash(), "clasher", "clasher-dist", "1.0")
+    monkeypatch.setattr(manager, "_plugins", plugins)
+    monkeypatch.setattr(cli, "_loaded", False, raising=False)
+    monkeypatch.setattr(cli, "commands", {})
+    monkeypatch.setattr(sys, "argv", ["one", "--help"])
+    with pytest.raises(SystemExit) as info:
+        cli_main()
+    assert info.value.code == 1
+    err = capsys.readouterr().err
+    assert err == "error: command 'inspect' is registered twice: by plugin 'one-core' and by plugin 'clasher'\n"
