@@ -135,46 +135,7 @@ def render_text(desc: dict[str, Any], max_values: int = 8) -> str:
         custom = f" custom '{c['custom_code']}'" if c["custom_code"] else ""
         lines.append(f"  [{c['index']}] {c['name']} (code {c['code']}, version {c['version']}){custom}")
     for si, sg in enumerate(desc["subgraphs"]):
-        tensors = sg["tensors"]
-
-        def ref(i: int) -> str:
-            return "-" if i < 0 else f"T({si}:{i}) {tensors[i]['name']}"
-
-        lines += ["", f"Subgraph #{si} '{sg['name']}'"]
-        lines.append("  Inputs:  " + ", ".join(ref(i) for i in sg["inputs"]))
-        lines.append("  Outputs: " + ", ".join(ref(i) for i in sg["outputs"]))
-        lines.append("  Tensors:")
-        for t in tensors:
-            extra = []
-            if "shape_signature" in t:
-                extra.append(f"signature {t['shape_signature']}")
-            if "buffer_bytes" in t:
-                extra.append(f"const {t['buffer_bytes']} B")
-            if t.get("variable"):
-                extra.append("variable")
-            lines.append(
-                f"    T({si}:{t['index']}) {t['dtype']} {t['shape']} {t['name']}"
-                + (f"  ({', '.join(extra)})" if extra else "")
-            )
-            if "quantization" in t:
-                q = ", ".join(f"{k}={_short(v, max_values)}" for k, v in t["quantization"].items())
-                lines.append(f"        quantization: {q}")
-            if "sparsity" in t:
-                lines.append(f"        sparsity: {t['sparsity']}")
-        lines.append("  Operators:")
-        for op in sg["operators"]:
-            lines.append(f"    O({si}:{op['index']}) {op['type']} v{op['version']}")
-            for key in ("options", "options2"):
-                opts = op.get(key)
-                if opts:
-                    body = ", ".join(f"{k}={_short(v, max_values)}" for k, v in opts.items() if k != "type")
-                    lines.append(f"        {opts['type']}({body})")
-            if "custom_options_bytes" in op:
-                lines.append(f"        custom options: {op['custom_options_bytes']} bytes")
-            for i in op["inputs"]:
-                lines.append(f"        I {ref(i)}")
-            for i in op["outputs"]:
-                lines.append(f"        O {ref(i)}")
+        lines += _render_subgraph(si, sg, max_values)
     if desc["signature_defs"]:
         lines += ["", "Signatures:"]
         for sig in desc["signature_defs"]:
@@ -187,6 +148,50 @@ def render_text(desc: dict[str, Any], max_values: int = 8) -> str:
         for name, value in desc["metadata"].items():
             lines.append(f"  {name}: {value}")
     return "\n".join(lines)
+
+
+def _render_subgraph(si: int, sg: dict[str, Any], max_values: int) -> list[str]:
+    tensors = sg["tensors"]
+
+    def ref(i: int) -> str:
+        return "-" if i < 0 else f"T({si}:{i}) {tensors[i]['name']}"
+
+    lines = ["", f"Subgraph #{si} '{sg['name']}'"]
+    lines.append("  Inputs:  " + ", ".join(ref(i) for i in sg["inputs"]))
+    lines.append("  Outputs: " + ", ".join(ref(i) for i in sg["outputs"]))
+    lines.append("  Tensors:")
+    for t in tensors:
+        extra = []
+        if "shape_signature" in t:
+            extra.append(f"signature {t['shape_signature']}")
+        if "buffer_bytes" in t:
+            extra.append(f"const {t['buffer_bytes']} B")
+        if t.get("variable"):
+            extra.append("variable")
+        lines.append(
+            f"    T({si}:{t['index']}) {t['dtype']} {t['shape']} {t['name']}"
+            + (f"  ({', '.join(extra)})" if extra else "")
+        )
+        if "quantization" in t:
+            q = ", ".join(f"{k}={_short(v, max_values)}" for k, v in t["quantization"].items())
+            lines.append(f"        quantization: {q}")
+        if "sparsity" in t:
+            lines.append(f"        sparsity: {t['sparsity']}")
+    lines.append("  Operators:")
+    for op in sg["operators"]:
+        lines.append(f"    O({si}:{op['index']}) {op['type']} v{op['version']}")
+        for key in ("options", "options2"):
+            opts = op.get(key)
+            if opts:
+                body = ", ".join(f"{k}={_short(v, max_values)}" for k, v in opts.items() if k != "type")
+                lines.append(f"        {opts['type']}({body})")
+        if "custom_options_bytes" in op:
+            lines.append(f"        custom options: {op['custom_options_bytes']} bytes")
+        for i in op["inputs"]:
+            lines.append(f"        I {ref(i)}")
+        for i in op["outputs"]:
+            lines.append(f"        O {ref(i)}")
+    return lines
 
 
 def _short(v: Any, n: int) -> str:

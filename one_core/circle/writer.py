@@ -18,7 +18,6 @@ import flatbuffers
 import numpy as np
 
 from ..errors import InputError, OneError
-from ..ir.dtypes import DType
 from ..ir.model import Model
 from ..ir.operators import encode_opcode, is_circle_only, opcode_of
 from ..ir.tensor import (
