@@ -1,6 +1,6 @@
 """The plugin system: hooks, registries and discovery through the `one` entry-point group."""
 
-from .hookspecs import hookimpl
+from .hookspecs import hookimpl, hookspec
 from .interfaces import (
     CONTENT_MATCH,
     EXTENSION_MATCH,
@@ -24,5 +24,6 @@ __all__ = [
     "Registry",
     "get_plugins",
     "hookimpl",
+    "hookspec",
     "reset_plugins",
 ]

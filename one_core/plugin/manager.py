@@ -98,6 +98,7 @@ class Plugins:
         self.backends: Registry[Any] = self._collect("backend", "one_register_backends")
         self.passes: Registry[Any] = self._collect("pass", "one_register_passes")
         self.packagers: Registry[Any] = self._collect("packager", "one_register_packagers")
+        self._extra: dict[str, Registry[Any]] = {}
 
     def register(self, plugin: object, name: str, distribution: str, version: str) -> None:
         """Register a plugin object (a module or an instance with hook implementations)."""
@@ -119,6 +120,18 @@ class Plugins:
                 print(f"warning: plugin '{ep.name}' ({dist}) failed to load: {exc}", file=sys.stderr)
                 continue
             self.register(plugin, ep.name, dist, version)
+
+    def registry(self, kind: str, hook_name: str, specs: object | None = None) -> Registry[Any]:
+        """A registry of another kind, filled once through `hook_name`. A plugin that defines
+        its own hook passes the module holding its hookspec as `specs` (for example the
+        runtime's `one_register_kernels`)."""
+        found = self._extra.get(hook_name)
+        if found is None:
+            caller = getattr(self.pm.hook, hook_name, None)
+            if specs is not None and (caller is None or caller.spec is None):
+                self.pm.add_hookspecs(specs)
+            found = self._extra[hook_name] = self._collect(kind, hook_name)
+        return found
 
     def _collect(self, kind: str, hook_name: str) -> Registry[Any]:
         registry: Registry[Any] = Registry(kind, self.info)

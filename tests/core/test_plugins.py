@@ -11,7 +11,8 @@ import pytest
 
 from one_core.errors import OneError
 from one_core.ir import Model
-from one_core.plugin import Frontend, Plugins, get_plugins, hookimpl, reset_plugins
+from one_core.plugin import Frontend, Plugins, get_plugins, hookimpl, hookspec, reset_plugins
+
 
 
 class _Dummy(Frontend):
@@ -186,3 +187,27 @@ def test_plugin_errors_while_listing_commands_are_one_line(monkeypatch, capsys) 
     assert info.value.code == 1
     err = capsys.readouterr().err
     assert err == "error: command 'inspect' is registered twice: by plugin 'one-core' and by plugin 'clasher'\n"
+
+
+class _WidgetSpecs:
+    """A hookspec a plugin declares for its own extension point."""
+
+    @staticmethod
+    @hookspec
+    def one_register_widgets(registry: Any) -> None:
+        """Add widgets."""
+
+
+class _WidgetPlugin:
+    @hookimpl
+    def one_register_widgets(self, registry: Any) -> None:
+        registry.add("gear", name="gear")
+
+
+def test_plugins_can_declare_their_own_registries() -> None:
+    plugins = Plugins(disabled=set())
+    plugins.register(_WidgetPlugin(), "widgets", "widgets-dist", "1.0")
+    widgets = plugins.registry("widget", "one_register_widgets", _WidgetSpecs)
+    assert widgets.get("gear") == "gear" and widgets.owner("gear") == "widgets"
+    assert plugins.registry("widget", "one_register_widgets", _WidgetSpecs) is widgets
+    assert plugins.info["widgets"].provides == {"widget": ["gear"]}
