@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-PLUGINS := plugins/one-frontend-tflite
+PLUGINS := plugins/one-frontend-tflite plugins/one-backend-runtime
 OUT := out
 
 .PHONY: setup demo test bench regen clean

@@ -85,6 +85,14 @@ class Session:
         """Run once: inputs by name or in order; returns outputs by name."""
         return self._exe.run(inputs)
 
+    def set_profiling(self, enabled: bool) -> None:
+        """Time every operator from now on (backends that can)."""
+        self._exe.set_profiling(enabled)
+
+    def operator_times(self) -> list[tuple[str, str, float]]:
+        """(operator type, output name, seconds summed over the profiled runs) per operator."""
+        return self._exe.operator_times()
+
 
 def _label(source: Any) -> str:
     if isinstance(source, (str, os.PathLike)):

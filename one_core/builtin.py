@@ -36,6 +36,7 @@ def one_register_frontends(registry: Any) -> None:
 @hookimpl
 def one_add_commands(cli: Any) -> None:
     from .cli.commands import import_command, inspect_command, plugins_command
+    from .cli.run_command import run_command
 
-    for command in (import_command, inspect_command, plugins_command):
+    for command in (import_command, inspect_command, plugins_command, run_command):
         cli.add_command(command)

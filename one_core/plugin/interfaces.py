@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import OneError
 from ..ir.model import Model
 
 #: How strongly a frontend claims a source: not at all, by file extension, by file content.
@@ -56,6 +57,14 @@ class Executable(ABC):
     @abstractmethod
     def run(self, inputs: Mapping[str, np.ndarray] | Sequence[np.ndarray]) -> dict[str, np.ndarray]:
         """Run once; inputs by name or in order; outputs by name."""
+
+    def set_profiling(self, enabled: bool) -> None:
+        """Start (or stop) timing each operator; backends that cannot say so."""
+        raise OneError(f"{type(self).__name__} cannot time operators")
+
+    def operator_times(self) -> list[tuple[str, str, float]]:
+        """(operator type, first output's name, seconds summed over runs) for every operator."""
+        raise OneError(f"{type(self).__name__} cannot time operators")
 
 
 class Backend(ABC):

@@ -1,0 +1,130 @@
+"""The runtime backend: prepares a circle model once, then runs it on numpy arrays."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from one_core.errors import InputError, OneError
+from one_core.ir import Model, Tensor
+from one_core.plugin import Backend, Executable, get_plugins
+
+from . import hookspecs
+from .executor import ModelProgram
+from .kernels.base import KernelFactory, builtin_kernels
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """A model input or output as users see it: dynamic dimensions are -1."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: np.dtype
+
+
+def installed_kernels() -> tuple[dict[str, KernelFactory], dict[str, KernelFactory]]:
+    """Built-in kernels and those plugins add: (builtin by operator name, custom by code).
+
+    A plugin's `one_register_kernels(registry)` calls `registry.add(factory, name="CODE")`
+    for a custom operator's code (or a builtin name, to replace nothing: duplicates of
+    built-in names are refused)."""
+    builtin = builtin_kernels()
+    custom: dict[str, KernelFactory] = {}
+    registry = get_plugins().registry("kernel", "one_register_kernels", hookspecs)
+    for name, factory in registry.items():
+        if name in builtin:
+            raise OneError(
+                f"kernel '{name}' from plugin '{registry.owner(name)}' clashes with the built-in one"
+            )
+        custom[name] = factory
+    return builtin, custom
+
+
+class RuntimeExecutable(Executable):
+    """A prepared model: `run` takes inputs by name or in order, returns outputs by name."""
+
+    def __init__(self, model: Model) -> None:
+        builtin, custom = installed_kernels()
+        self.model = model
+        self.program = ModelProgram(model, builtin, custom)
+        main = model.main
+        self._inputs = [_info(t) for t in main.inputs]
+        self._outputs = [_info(t) for t in main.outputs]
+        self._input_tensors = list(main.inputs)
+
+    @property
+    def inputs(self) -> Sequence[TensorInfo]:
+        return self._inputs
+
+    @property
+    def outputs(self) -> Sequence[TensorInfo]:
+        return self._outputs
+
+    def run(self, inputs: Mapping[str, np.ndarray] | Sequence[np.ndarray]) -> dict[str, np.ndarray]:
+        arrays = self._check(inputs)
+        results = self.program.run_subgraph(0, arrays)
+        return {info.name: np.asarray(r) for info, r in zip(self._outputs, results)}
+
+    def set_profiling(self, enabled: bool) -> None:
+        for program in self.program.programs:
+            if program is not None:
+                program.profile = {} if enabled else None
+
+    def operator_times(self) -> list[tuple[str, str, float]]:
+        rows = []
+        for program in self.program.programs:
+            if program is None or program.profile is None:
+                continue
+            for i, step in enumerate(program.steps):
+                name = step.op.outputs[0].name if step.op.outputs else ""
+                rows.append((step.op.type, name, program.profile.get(i, 0.0)))
+        return rows
+
+    def _check(self, inputs: Mapping[str, np.ndarray] | Sequence[np.ndarray]) -> list[np.ndarray]:
+        names = [i.name for i in self._inputs]
+        if isinstance(inputs, Mapping):
+            unknown = [k for k in inputs if k not in names]
+            if unknown:
+                raise InputError(f"unknown input(s) {', '.join(unknown)} (the model takes {', '.join(names)})")
+            missing = [n for n in names if n not in inputs]
+            if missing:
+                raise InputError(f"missing input(s) {', '.join(missing)}")
+            given = [inputs[n] for n in names]
+        else:
+            given = list(inputs)
+            if len(given) != len(names):
+                raise InputError(f"{len(given)} input(s) given, the model takes {len(names)}: {', '.join(names)}")
+        out = []
+        for info, x in zip(self._inputs, given):
+            x = np.asarray(x)
+            if x.dtype != info.dtype:
+                raise InputError(f"input '{info.name}': dtype {x.dtype}, expected {info.dtype}")
+            if len(x.shape) != len(info.shape) or any(d not in (-1, g) for d, g in zip(info.shape, x.shape)):
+                raise InputError(f"input '{info.name}': shape {list(x.shape)}, expected {list(info.shape)}")
+            out.append(x)
+        return out
+
+
+def _info(t: Tensor) -> TensorInfo:
+    shape = t.shape_signature if t.shape_signature is not None and len(t.shape_signature) == len(t.shape) else t.shape
+    np_type = t.dtype.numpy
+    if np_type is None:
+        raise OneError(f"tensor '{t.name}': type {t.dtype.name} cannot be a model input or output")
+    return TensorInfo(t.name, tuple(shape), np_type)
+
+
+class RuntimeBackend(Backend):
+    """Runs circle models on the CPU with numpy kernels."""
+
+    name = "runtime"
+    description = "CPU interpreter with numpy kernels (float32 and TFLite-exact integer paths)"
+
+    def prepare(self, model: Model, **options: Any) -> Executable:
+        if options:
+            raise InputError(f"runtime backend: unknown option(s) {', '.join(sorted(options))}")
+        return RuntimeExecutable(model)
+

@@ -1,0 +1,1 @@
+"""Kernels of the runtime, one module per family of operators."""
