@@ -42,14 +42,18 @@ SEED = 20240601
 
 __all__ = [
     "ALL_MODELS",
+    "KERAS_APPLICATIONS",
     "cache_dir",
     "control_flow_model",
     "custom_op_model",
+    "efficientnet_b0",
     "fp16_model",
     "int16x8_model",
     "int8_per_channel_model",
     "lstm_model",
     "mobilenet_v2",
+    "mobilenet_v2_int8",
+    "mobilenet_v3_small",
     "multi_signature_model",
     "resnet50",
     "small_float_model",
@@ -327,7 +331,7 @@ def _check_informative(model, rng, min_relative_difference: float = 1e-2) -> Non
         )
 
 
-def _informative_application(app_name: str, input_size: int) -> bytes:
+def _informative_application(app_name: str, input_size: int, quantize: str | None = None) -> bytes:
     tf, keras, rng = _start()
     model = getattr(keras.applications, app_name)(
         weights=None, input_shape=(input_size, input_size, 3)
@@ -335,6 +339,12 @@ def _informative_application(app_name: str, input_size: int) -> bytes:
     _make_keras_model_informative(model, rng)
     _check_informative(model, rng)
     converter = tf.lite.TFLiteConverter.from_keras_model(model)  # float32, no optimizations
+    if quantize == "int8":  # full integer, int8 input and output
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = _representative_dataset(rng, (1, input_size, input_size, 3), 8)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
     return _convert(converter)
 
 
@@ -353,6 +363,24 @@ def mobilenet_v2(input_size: int = 224) -> bytes:
 def resnet50(input_size: int = 224) -> bytes:
     """Float32 Keras ResNet50 (~100 MB) with informative random weights, for benchmarks."""
     return _informative_application("ResNet50", input_size)
+
+
+@_zoo_model
+def mobilenet_v3_small(input_size: int = 224) -> bytes:
+    """Float32 Keras MobileNetV3Small (HARD_SWISH, squeeze-excite) with informative weights."""
+    return _informative_application("MobileNetV3Small", input_size)
+
+
+@_zoo_model
+def efficientnet_b0(input_size: int = 224) -> bytes:
+    """Float32 Keras EfficientNetB0 (swish, squeeze-excite) with informative weights."""
+    return _informative_application("EfficientNetB0", input_size)
+
+
+@_zoo_model
+def mobilenet_v2_int8(input_size: int = 224) -> bytes:
+    """Keras MobileNetV2, full-integer int8 (per-channel weights, int8 input and output)."""
+    return _informative_application("MobileNetV2", input_size, quantize="int8")
 
 
 @_zoo_model
@@ -690,4 +718,12 @@ ALL_MODELS: dict[str, Callable[[], Path]] = {
     "multi_signature_model": multi_signature_model,
     "lstm_model": lstm_model,
     "fp16_model": fp16_model,
+}
+
+#: Keras applications for model-level runtime tests and benchmarks (resnet50 is separate: large).
+KERAS_APPLICATIONS: dict[str, Callable[[], Path]] = {
+    "mobilenet_v2": mobilenet_v2,
+    "mobilenet_v3_small": mobilenet_v3_small,
+    "efficientnet_b0": efficientnet_b0,
+    "mobilenet_v2_int8": mobilenet_v2_int8,
 }
