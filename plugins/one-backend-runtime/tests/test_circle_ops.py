@@ -82,3 +82,29 @@ def test_instance_norm_matches_tensorflow(tmp_path) -> None:
     mean, var = tf.nn.moments(tf.constant(x), axes=[1, 2], keepdims=True)
     want = tf.nn.relu(tf.nn.batch_normalization(x, mean, var, beta, gamma, eps)).numpy()
     np.testing.assert_allclose(_ours(path, x), want, rtol=0, atol=1e-5 * np.abs(want).max())
+
+
+@pytest.mark.parametrize("sequences", [False, True])
+def test_gru_matches_keras(tmp_path, sequences) -> None:
+    """Circle's GRU is Keras' GRU with reset_after=True (gates z, r, n)."""
+    import tensorflow as tf
+
+    from one_core.ir.options import GRUOptions
+
+    rng = np.random.default_rng(5)
+    steps, features, units = 6, 4, 5
+    layer = tf.keras.layers.GRU(units, reset_after=True, return_sequences=sequences)
+    x = _f32(rng, 1, steps, features)
+    want = layer(x).numpy()
+    kernel, recurrent, bias = (w.numpy() for w in layer.weights)
+    m = Model()
+    sg = m.add_subgraph(Subgraph("main"))
+    xt = sg.add_tensor(Tensor("x", DType.FLOAT32, x.shape))
+    consts = [kernel.T.copy(), bias[0].copy(), recurrent.T.copy(), bias[1].copy(), np.zeros((1, units), np.float32)]
+    cs = [sg.add_tensor(Tensor(f"c{i}", DType.FLOAT32, c.shape, data=c)) for i, c in enumerate(consts)]
+    y = sg.add_tensor(Tensor("y", DType.FLOAT32, want.shape))
+    sg.add_operator(Operator("GRU", [xt, *cs], [y], GRUOptions(return_sequences=sequences, time_major=False)))
+    sg.inputs, sg.outputs = [xt], [y]
+    path = tmp_path / "gru.circle"
+    one_core.save(m, path)
+    np.testing.assert_allclose(_ours(path, x), want, rtol=0, atol=1e-5 * np.abs(want).max())

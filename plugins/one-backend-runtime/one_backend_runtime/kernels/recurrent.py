@@ -1,4 +1,4 @@
-"""Recurrent layers: UNIDIRECTIONAL_SEQUENCE_LSTM (float32).
+"""Recurrent layers: UNIDIRECTIONAL_SEQUENCE_LSTM and circle's GRU (float32).
 
 Inputs follow TFLite's layout: 0 input; 1-4 input-to-gate weights (input, forget, cell,
 output; the input gate's may be absent: coupled input and forget gates); 5-8 recurrent-to-gate
@@ -82,6 +82,51 @@ def unidirectional_sequence_lstm(ctx: OpContext):
         np.copyto(h_state, h)
         np.copyto(c_state, c)
         out = np.stack(outputs, axis=0).astype(np.float32, copy=False)
+        return [out if time_major else np.swapaxes(out, 0, 1)]
+
+    return run
+
+
+def _luci_logistic(x: np.ndarray) -> np.ndarray:
+    """Logistic as ONE's GRU computes it: 1 above 16.619, exp(x) below -9."""
+    return np.where(x > np.float32(16.619047), np.float32(1),
+                    np.where(x < np.float32(-9), np.exp(x), np.float32(1) / (np.float32(1) + np.exp(-x))))
+
+
+@kernel("GRU")
+def gru(ctx: OpContext):
+    """Circle's GRU (float32). Inputs: 0 x, 1 weights on x [3U, in], 2 their bias, 3 weights on
+    the state [3U, U], 4 their bias, 5 initial state [B, U]. Gates are ordered update (z),
+    reset (r), candidate (n); the reset gate scales the state's candidate part after its
+    projection: n = tanh(W_xn x + b_xn + r * (W_hn h + b_hn)); h = z * h + (1 - z) * n.
+    The output is the last state, or every step's state with return_sequences."""
+    if ctx.inputs[0].dtype.numpy != np.float32:
+        raise UnsupportedOperatorError(f"GRU: only float32 is supported, got {ctx.inputs[0].dtype.name}", ["GRU"])
+    time_major = ctx.options.time_major
+    sequences = ctx.options.return_sequences
+
+    def run(inputs: Sequence[np.ndarray | None]) -> list[np.ndarray]:
+        x, w_x, b_x, w_h, b_h, state = inputs[:6]
+        steps = x if time_major else np.swapaxes(x, 0, 1)  # [time, batch, in]
+        projected = np.matmul(steps, w_x.T)
+        if b_x is not None:
+            projected = projected + b_x
+        h = np.array(state, np.float32, copy=True)
+        units = h.shape[-1]
+        history = []
+        for t in range(steps.shape[0]):
+            a = h @ w_h.T
+            if b_h is not None:
+                a = a + b_h
+            b = projected[t]
+            z = _luci_logistic(a[:, :units] + b[:, :units])
+            r = _luci_logistic(a[:, units:2 * units] + b[:, units:2 * units])
+            n = np.tanh(np.clip(r * a[:, 2 * units:] + b[:, 2 * units:], -19, 19))
+            h = (z * h + (np.float32(1) - z) * n).astype(np.float32, copy=False)
+            history.append(h)
+        if not sequences:
+            return [h]
+        out = np.stack(history, axis=0)
         return [out if time_major else np.swapaxes(out, 0, 1)]
 
     return run
