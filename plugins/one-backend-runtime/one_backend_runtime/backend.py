@@ -67,7 +67,7 @@ class RuntimeExecutable(Executable):
     def run(self, inputs: Mapping[str, np.ndarray] | Sequence[np.ndarray]) -> dict[str, np.ndarray]:
         arrays = self._check(inputs)
         results = self.program.run_subgraph(0, arrays)
-        return {info.name: np.asarray(r) for info, r in zip(self._outputs, results)}
+        return {info.name: _owned(np.asarray(r), arrays) for info, r in zip(self._outputs, results)}
 
     def set_profiling(self, enabled: bool) -> None:
         for program in self.program.programs:
@@ -107,6 +107,14 @@ class RuntimeExecutable(Executable):
                 raise InputError(f"input '{info.name}': shape {list(x.shape)}, expected {list(info.shape)}")
             out.append(x)
         return out
+
+
+def _owned(result: np.ndarray, inputs: Sequence[np.ndarray]) -> np.ndarray:
+    """An output the caller may keep and change: views of constants or of the caller's own
+    inputs are copied."""
+    if not result.flags.writeable or any(np.shares_memory(result, x) for x in inputs):
+        return result.copy()
+    return result
 
 
 def _info(t: Tensor) -> TensorInfo:

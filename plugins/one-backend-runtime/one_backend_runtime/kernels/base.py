@@ -43,9 +43,12 @@ class OpContext:
         return self.op.options
 
     def constant(self, index: int) -> np.ndarray | None:
-        """The constant data of input `index`, or None when it is not a constant."""
+        """The value of input `index` when it is known before running: constant data (decoded
+        when stored sparse) or the output of a DENSIFY; None otherwise."""
+        from .gather_scatter import dense_constant
+
         t = self.op.input(index)
-        return None if t is None or t.data is None or t.is_variable else t.data
+        return None if t is None else dense_constant(t)
 
 
 KernelFactory = Callable[[OpContext], KernelFn]
