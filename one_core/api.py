@@ -59,11 +59,20 @@ def save(model: Model, path: str | os.PathLike[str], *, format: str | None = Non
 class Session:
     """A model prepared for running on a backend.
 
-    `source` is a path, a Model, or anything `load` accepts; `backend` names a registered
+    `source` is a path, a Model, anything `load` accepts, or an nnpackage (a directory with
+    `metadata/`, or a zip file): its models run on the backend, wired as its MANIFEST says,
+    and `package` is the opened Package (None otherwise). `backend` names a registered
     backend (default: the first one installed)."""
 
     def __init__(self, source: Any, backend: str | None = None, **options: Any) -> None:
-        self.model = source if isinstance(source, Model) else load(source)
+        from .packaging import PackageExecutable, is_package, open_package
+
+        self.package: Any = None
+        if not isinstance(source, Model) and is_package(source):
+            self.package = open_package(source)
+            self.model = self.package.models()[0]
+        else:
+            self.model = source if isinstance(source, Model) else load(source)
         plugins = get_plugins()
         if backend is None:
             names = plugins.backends.names()
@@ -71,7 +80,14 @@ class Session:
                 raise InputError("no backend is installed (install one-backend-runtime)")
             backend = names[0]
         self.backend = backend
-        self._exe: Executable = plugins.backends.get(backend).prepare(self.model, **options)
+        chosen = plugins.backends.get(backend)
+        if self.package is not None:
+            self._exe: Executable = PackageExecutable(
+                self.package.manifest, self.package.models(), lambda m: chosen.prepare(m, **options),
+                self.package.label,
+            )
+        else:
+            self._exe = chosen.prepare(self.model, **options)
 
     @property
     def inputs(self) -> Sequence[Any]:

@@ -34,9 +34,17 @@ def one_register_frontends(registry: Any) -> None:
 
 
 @hookimpl
+def one_register_packagers(registry: Any) -> None:
+    from .packaging import NnpackagePackager
+
+    registry.add(NnpackagePackager())
+
+
+@hookimpl
 def one_add_commands(cli: Any) -> None:
     from .cli.commands import import_command, inspect_command, plugins_command
+    from .cli.package_commands import pack_command, unpack_command
     from .cli.run_command import run_command
 
-    for command in (import_command, inspect_command, plugins_command, run_command):
+    for command in (import_command, inspect_command, plugins_command, run_command, pack_command, unpack_command):
         cli.add_command(command)

@@ -46,7 +46,16 @@ def import_command(model: Path, output: Path, frontend: str | None, options: tup
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @click.option("--frontend", help="Frontend to read MODEL with (default: chosen from the file kind).")
 def inspect_command(model: Path, as_json: bool, frontend: str | None) -> None:
-    """Show a model's operators, tensors, quantization, signatures and metadata."""
+    """Show a model's operators, tensors, quantization, signatures and metadata; for an
+    nnpackage (directory or zip), its MANIFEST, configs, inputs, outputs and every model."""
+    from ..packaging import is_package, open_package
+    from ..packaging.inspection import describe_package, render_package_text
+
+    if frontend is None and is_package(model):
+        with open_package(model) as pkg:
+            desc = describe_package(pkg)
+        click.echo(json.dumps(desc, indent=1) if as_json else render_package_text(desc))
+        return
     desc = describe(load(model, frontend=frontend))
     click.echo(json.dumps(desc, indent=1) if as_json else render_text(desc))
 

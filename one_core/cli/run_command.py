@@ -12,7 +12,8 @@ import click
 import numpy as np
 
 from ..api import Session
-from ..errors import InputError
+from ..errors import InputError, OneError
+from ..packaging.check import compare_outputs
 from ..tensorio import read_tensors, write_tensors
 from .progress import step
 
@@ -47,12 +48,27 @@ def random_inputs(infos: Any, seed: int) -> list[np.ndarray]:
 @click.option("--warmup", type=click.IntRange(min=0), default=0, show_default=True, help="Untimed runs first.")
 @click.option("--report", type=click.Path(path_type=Path), help="Write latencies as JSON.")
 @click.option("--profile", is_flag=True, help="Print time per operator.")
+@click.option("--check", is_flag=True,
+              help="nnpackage: run its metadata/tc/input.h5 and compare with expected.h5; exit 1 on mismatch.")
+@click.option("--rtol", type=click.FloatRange(min=0), default=1e-5, show_default=True,
+              help="With --check: float tolerance, relative to each output's largest magnitude.")
 def run_command(model: Path, input_file: Path | None, output_file: Path | None, backend: str | None,
-                seed: int, repeat: int, warmup: int, report: Path | None, profile: bool) -> None:
-    """Run MODEL on a backend; print or save its outputs, and latencies with --repeat."""
+                seed: int, repeat: int, warmup: int, report: Path | None, profile: bool,
+                check: bool, rtol: float) -> None:
+    """Run MODEL (a model file or an nnpackage) on a backend; print or save its outputs, and
+    latencies with --repeat."""
     with step(f"preparing {model}"):
         session = Session(model, backend=backend)
     names = [i.name for i in session.inputs]
+    expected = None
+    if check:
+        pkg = session.package
+        if pkg is None or pkg.test_inputs is None or pkg.test_expected is None:
+            raise InputError(f"{model}: --check needs an nnpackage with metadata/tc/input.h5 and expected.h5")
+        if input_file is not None:
+            raise InputError("--check runs the package's stored inputs; leave out --input")
+        input_file = pkg.test_inputs
+        expected = read_tensors(pkg.test_expected, [o.name for o in session.outputs])
     inputs = read_tensors(input_file, names) if input_file else random_inputs(session.inputs, seed)
     for _ in range(warmup):
         session.run(inputs)
@@ -66,9 +82,15 @@ def run_command(model: Path, input_file: Path | None, output_file: Path | None, 
     if output_file:
         write_tensors(output_file, outputs)
         click.echo(f"{output_file}: {len(outputs)} output(s)")
-    else:
+    elif expected is None:
         for name, value in outputs.items():
             click.echo(_summary(name, np.asarray(value)))
+    failed = []
+    if expected is not None:
+        for result in compare_outputs(outputs, expected, rtol):
+            click.echo(str(result))
+            if not result.ok:
+                failed.append(result.name)
     latency = {"min": min(times), "median": statistics.median(times), "max": max(times),
                "mean": statistics.fmean(times)}
     if repeat > 1 or report:
@@ -80,6 +102,9 @@ def run_command(model: Path, input_file: Path | None, output_file: Path | None, 
         report.write_text(json.dumps(data, indent=1) + "\n")
     if profile:
         _print_profile(session.operator_times(), repeat)
+    if failed:
+        raise OneError(f"{model}: {len(failed)} of {len(outputs)} output(s) differ from metadata/tc/expected.h5: "
+                       f"{', '.join(failed)}")
 
 
 def _summary(name: str, value: np.ndarray) -> str:
