@@ -97,20 +97,32 @@ class ModelProgram:
         slot = {id(t): i for i, t in enumerate(sg.tensors)}
         initial: list[Any] = [None] * len(sg.tensors)
         for i, t in enumerate(sg.tensors):
-            if t.data is not None:
-                initial[i] = t.data if not t.is_variable else np.array(t.data, copy=True)
+            if t.is_variable:  # state that persists across runs; TFLite starts it at zero
+                initial[i] = np.array(t.data, copy=True) if t.data is not None else np.zeros(t.shape, t.dtype.numpy)
+            elif t.data is not None:
+                initial[i] = t.data
+        folded: dict[int, np.ndarray] = {}
         keep = {slot[id(t)] for t in sg.outputs}
         keep.update(i for i, t in enumerate(sg.tensors) if t.data is not None or t.is_variable)
         last_use: dict[int, int] = {}
         steps: list[Step] = []
-        for n, op in enumerate(sg.operators):
-            ctx = OpContext(op, self.run_subgraph, self.state)
+        for op in sg.operators:
+            ctx = OpContext(op, self.run_subgraph, self.state, folded)
             fn = self._factory(op)(ctx)
             ins = [-1 if t is None else slot[id(t)] for t in op.inputs]
             outs = [slot[id(t)] for t in op.outputs]
+            if _foldable(op, sg.tensors, ins, folded):
+                # Every input is known now: compute once (dequantized or densified weights,
+                # shape arithmetic on constants) and treat the results as constants.
+                for t, value in zip(op.outputs, fn([None if s < 0 else initial[s] for s in ins])):
+                    value = np.asarray(value)
+                    value.flags.writeable = False
+                    initial[slot[id(t)]] = folded[id(t)] = value
+                    keep.add(slot[id(t)])
+                continue
             for s in ins + outs:
                 if s >= 0:
-                    last_use[s] = n
+                    last_use[s] = len(steps)
             steps.append(Step(op, fn, ins, outs, []))
         for s, n in last_use.items():
             if s not in keep:
@@ -121,6 +133,25 @@ class ModelProgram:
         if op.name == "CUSTOM":
             return self._custom[op.custom_code or ""]
         return self._kernels[op.name]
+
+
+#: Operators never computed at prepare time: control flow, state, randomness, custom code.
+_NOT_FOLDABLE = {
+    "IF", "WHILE", "CALL_ONCE", "VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE", "CUSTOM",
+    "RANDOM_STANDARD_NORMAL", "RANDOM_UNIFORM", "MULTINOMIAL",
+}
+
+
+def _foldable(op: Operator, tensors: list[Any], ins: list[int], folded: dict[int, np.ndarray]) -> bool:
+    if op.name in _NOT_FOLDABLE or not any(s >= 0 for s in ins):
+        return False
+    for s in ins:
+        if s < 0:
+            continue
+        t = tensors[s]
+        if t.is_variable or (t.data is None and id(t) not in folded):
+            return False
+    return True
 
 
 def _missing_kernels(model: Model, kernels: dict[str, KernelFactory], custom: dict[str, KernelFactory]) -> list[str]:

@@ -29,6 +29,8 @@ class OpContext:
     run_subgraph: Callable[[int, list[np.ndarray]], list[np.ndarray]]
     #: State shared by the operators of one prepared model (resource variables, ...).
     model_state: dict[str, Any] = field(default_factory=dict)
+    #: Values computed at prepare time for tensors whose producers have only constant inputs.
+    folded: dict[int, np.ndarray] = field(default_factory=dict)
 
     @property
     def inputs(self) -> tuple[Tensor | None, ...]:
@@ -44,11 +46,15 @@ class OpContext:
 
     def constant(self, index: int) -> np.ndarray | None:
         """The value of input `index` when it is known before running: constant data (decoded
-        when stored sparse) or the output of a DENSIFY; None otherwise."""
+        when stored sparse), or computed at prepare time from constants (a DEQUANTIZE of
+        float16 weights, a DENSIFY); None otherwise."""
         from .gather_scatter import dense_constant
 
         t = self.op.input(index)
-        return None if t is None else dense_constant(t)
+        if t is None:
+            return None
+        found = self.folded.get(id(t))
+        return found if found is not None else dense_constant(t)
 
 
 KernelFactory = Callable[[OpContext], KernelFn]
