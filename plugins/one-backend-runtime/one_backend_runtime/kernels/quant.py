@@ -32,8 +32,6 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
         shift += 1
     if shift < -31:
         return 0, 0
-    if shift > 30:
-        shift, mantissa = 30, (1 << 31) - 1
     return int(mantissa), int(shift)
 
 
@@ -103,8 +101,8 @@ def activation_range(activation: int, scale: float, zero_point: int, dtype: np.d
     """The integer clamp range of a fused activation on a quantized output (TFLite's rule)."""
     lo, hi = dtype_range(dtype)
 
-    def q(v: float) -> int:
-        return zero_point + round_half_away(v / scale)
+    def q(v: float) -> int:  # TFLite divides in float32
+        return zero_point + round_half_away(float(np.float32(v) / np.float32(scale)))
 
     if activation == 1:  # RELU
         return max(lo, q(0.0)), hi
