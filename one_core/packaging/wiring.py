@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError, InvalidModelError, OneError
+from ..inputs import order_inputs
 from ..ir.model import Model
 from ..ir.tensor import Tensor
 from ..plugin.interfaces import Executable
@@ -159,20 +160,7 @@ class PackageExecutable(Executable):
         return rows
 
     def _ordered(self, inputs: Mapping[str, np.ndarray] | Sequence[np.ndarray]) -> list[np.ndarray]:
-        names = [i.name for i in self._inputs]
-        if isinstance(inputs, Mapping):
-            unknown = [k for k in inputs if k not in names]
-            if unknown:
-                raise InputError(f"unknown input(s) {', '.join(unknown)} (the package takes {', '.join(names)})")
-            missing = [n for n in names if n not in inputs]
-            if missing:
-                raise InputError(f"missing input(s) {', '.join(missing)}")
-            return [inputs[n] for n in names]
-        given = list(inputs)
-        if len(given) != len(names):
-            raise InputError(f"{len(given)} input(s) given, the package takes {len(names)}: {', '.join(names)}")
-        return given
-
+        return order_inputs([i.name for i in self._inputs], inputs, "package")
 
 def _check_compatible(out_t: Tensor, in_t: Tensor, src: IODesc, dst: IODesc, where: str) -> None:
     a, b = _signature(out_t), _signature(in_t)

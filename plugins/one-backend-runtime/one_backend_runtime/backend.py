@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from one_core.errors import InputError, OneError
+from one_core.inputs import order_inputs
 from one_core.ir import Model, Tensor
 from one_core.plugin import Backend, Executable, get_plugins
 
@@ -85,19 +86,7 @@ class RuntimeExecutable(Executable):
         return rows
 
     def _check(self, inputs: Mapping[str, np.ndarray] | Sequence[np.ndarray]) -> list[np.ndarray]:
-        names = [i.name for i in self._inputs]
-        if isinstance(inputs, Mapping):
-            unknown = [k for k in inputs if k not in names]
-            if unknown:
-                raise InputError(f"unknown input(s) {', '.join(unknown)} (the model takes {', '.join(names)})")
-            missing = [n for n in names if n not in inputs]
-            if missing:
-                raise InputError(f"missing input(s) {', '.join(missing)}")
-            given = [inputs[n] for n in names]
-        else:
-            given = list(inputs)
-            if len(given) != len(names):
-                raise InputError(f"{len(given)} input(s) given, the model takes {len(names)}: {', '.join(names)}")
+        given = order_inputs([i.name for i in self._inputs], inputs)
         out = []
         for info, x in zip(self._inputs, given):
             x = np.asarray(x)

@@ -52,25 +52,26 @@ def unidirectional_sequence_lstm(ctx: OpContext):
         xs = [None if w is None else np.matmul(x, w.T) for w in gates_w]
         h, c = h_state.copy(), c_state.copy()
         outputs = []
+
+        def gate(g: int, t: int, h: np.ndarray, cell: np.ndarray) -> np.ndarray:
+            """Pre-activation of gate g at step t: projections, peephole, layer norm, bias."""
+            z = xs[g][t] + h @ gates_r[g].T
+            if peephole[g] is not None:
+                z = z + peephole[g] * cell
+            if norms[g] is not None:
+                mean = z.mean(axis=-1, keepdims=True)
+                var = np.square(z - mean).mean(axis=-1, keepdims=True)
+                z = (z - mean) / np.sqrt(var + _LAYER_NORM_EPSILON) * norms[g]
+            return z if bias[g] is None else z + bias[g]
+
         for t in range(x.shape[0]):
-
-            def gate(g: int, cell: np.ndarray) -> np.ndarray:
-                z = xs[g][t] + h @ gates_r[g].T
-                if peephole[g] is not None:
-                    z = z + peephole[g] * cell
-                if norms[g] is not None:
-                    mean = z.mean(axis=-1, keepdims=True)
-                    var = np.square(z - mean).mean(axis=-1, keepdims=True)
-                    z = (z - mean) / np.sqrt(var + _LAYER_NORM_EPSILON) * norms[g]
-                return z if bias[g] is None else z + bias[g]
-
-            f = _sigmoid(gate(1, c))
-            i = np.float32(1) - f if cifg else _sigmoid(gate(0, c))
-            g_ = apply_activation(gate(2, c), activation)
+            f = _sigmoid(gate(1, t, h, c))
+            i = np.float32(1) - f if cifg else _sigmoid(gate(0, t, h, c))
+            g_ = apply_activation(gate(2, t, h, c), activation)
             c = f * c + i * g_
             if cell_clip > 0:
                 c = np.clip(c, -cell_clip, cell_clip)
-            o = _sigmoid(gate(3, c))  # the output gate's peephole sees the new cell state
+            o = _sigmoid(gate(3, t, h, c))  # the output gate's peephole sees the new cell state
             h = o * apply_activation(c.copy(), activation)
             if projection is not None:
                 h = h @ projection.T
