@@ -112,11 +112,12 @@ def lrn_fn(a):
     return tf.nn.local_response_normalization(a, depth_radius=2, bias=1.0, alpha=0.5, beta=0.75)
 
 
-FLOAT_FNS = [softmax_fn, log_softmax_fn, sigmoid_fn, tanh_fn, relu_fn, relu6_fn, relu1_fn, leaky_fn, hard_swish_fn, gelu_fn, gelu_approx_fn, l2norm_fn, lrn_fn]
+FLOAT_FNS = [softmax_fn, log_softmax_fn, sigmoid_fn, tanh_fn, relu_fn, relu6_fn, relu1_fn, leaky_fn, hard_swish_fn, gelu_fn, gelu_approx_fn, l2norm_fn]
 
 
 def check_against_default_kernels(path: Path, inputs: list[np.ndarray] | None = None) -> None:
-    """For ELU, which LiteRT's reference op resolver lacks: compare with its default kernels."""
+    """For ELU, which LiteRT's reference op resolver lacks, and LRN, whose reference kernel
+    drops a channel from each window: compare with LiteRT's default kernels."""
     xs = inputs if inputs is not None else random_inputs(path, np.random.default_rng(0))
     for g, w in zip(run_ours(path, xs), run_litert(path, xs, reference=False)):
         assert g.dtype == w.dtype and g.shape == w.shape
@@ -372,3 +373,14 @@ def _dequantize_constant_model(tmp_path: Path, kind: str) -> Path:
 @pytest.mark.parametrize("kind", ["fp16", "int8_per_channel"])
 def test_dequantize_constant(tmp_path, kind):
     check(_dequantize_constant_model(tmp_path, kind))
+
+
+def test_local_response_normalization_follows_tensorflow():
+    """LiteRT's default kernel and TensorFlow sum the window [c - r, c + r]; so do we."""
+    import tensorflow as tf
+
+    path = tflite_model(lrn_fn, [(S4, np.float32)])
+    x = np.random.default_rng(1).standard_normal(S4).astype(np.float32) * 8
+    check_against_default_kernels(path, [x])
+    (ours,) = run_ours(path, [x])
+    np.testing.assert_allclose(ours, lrn_fn(tf.constant(x)).numpy(), rtol=1e-5, atol=1e-6)
