@@ -45,8 +45,8 @@ from .quant import (
     dtype_range,
     is_quantized,
     quantize_multipliers,
-    round_half_away,
     scale_and_zero_point,
+    tensor_activation_range,
 )
 
 # --------------------------------------------------------------------------------------------
@@ -132,27 +132,6 @@ def real_multipliers(in_scale: float, w_scales: np.ndarray, out_scale: float, fl
     else:
         prod = np.float64(np.float32(in_scale)) * ws.astype(np.float64)
     return prod / np.float64(np.float32(out_scale))
-
-
-def activation_bounds(activation: int, t: Tensor) -> tuple[int, int]:
-    """The clamp of a fused activation on a quantized output, as TFLite computes it (float32
-    division, rounding half away from zero)."""
-    scale, zero = scale_and_zero_point(t)
-    s, z = np.float32(scale[0]), int(zero[0])
-    lo, hi = dtype_range(t.dtype.numpy)
-
-    def q(v: float) -> int:
-        return z + round_half_away(float(np.float32(v) / s))
-
-    if activation == 1:
-        return max(lo, q(0.0)), hi
-    if activation == 3:
-        return max(lo, q(0.0)), min(hi, q(6.0))
-    if activation == 2:
-        return max(lo, q(-1.0)), min(hi, q(1.0))
-    if activation == 0:
-        return lo, hi
-    raise OneError(f"tensor '{t.name}': fused activation {activation} is not supported on quantized outputs")
 
 
 class Requantizer:
@@ -608,7 +587,7 @@ def _quantized_conv(ctx: OpContext, plan: Callable, w: np.ndarray, bias: np.ndar
     bias_eff = b - zi * colsum  # per output channel, over its own group's inputs
     uint8 = x_t.dtype == DType.UINT8
     reals = real_multipliers(s_in[0], s_w if per_channel else s_w[:1], s_out[0], float_product=uint8)
-    lo, hi = activation_bounds(act, y_t)
+    lo, hi = tensor_activation_range(act, y_t)
     rq = Requantizer(reals, int(z_out[0]), lo, hi, y_t.dtype.numpy, wide=wide_accumulator(x_t, b_t))
 
     def run(inputs: Sequence[np.ndarray | None]) -> list[np.ndarray]:
@@ -876,7 +855,7 @@ def depthwise_conv_2d(ctx: OpContext) -> Callable:
     ftype = exact_float(bound)
     uint8 = x_t.dtype == DType.UINT8
     reals = real_multipliers(s_in[0], s_w if per_channel else s_w[:1], s_out[0], float_product=uint8)
-    lo, hi = activation_bounds(act, y_t)
+    lo, hi = tensor_activation_range(act, y_t)
     rq = Requantizer(reals, int(z_out[0]), lo, hi, y_t.dtype.numpy, wide=wide_accumulator(x_t, b_t))
     get = scratch(ctx)
     # the bias joins the exact float sum
@@ -1004,7 +983,7 @@ def transpose_conv(ctx: OpContext) -> Callable:
     b = np.zeros(cout, np.int64) if bias is None else np.asarray(bias).astype(np.int64)
     uint8 = x_t.dtype == DType.UINT8
     reals = real_multipliers(s_in[0], s_w if per_channel else s_w[:1], s_out[0], float_product=uint8)
-    lo, hi = activation_bounds(act, y_t)
+    lo, hi = tensor_activation_range(act, y_t)
     rq = Requantizer(reals, int(z_out[0]), lo, hi, y_t.dtype.numpy, wide=wide_accumulator(x_t, b_t))
 
     def run_q(inputs: Sequence[np.ndarray | None]) -> list[np.ndarray]:

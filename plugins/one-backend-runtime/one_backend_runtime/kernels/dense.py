@@ -18,13 +18,12 @@ from one_core.ir import DType
 from .base import OpContext, apply_activation, kernel
 from .conv import (
     Requantizer,
-    activation_bounds,
     exact_float,
     int_magnitude,
     qparams,
     real_multipliers,
 )
-from .quant import is_quantized
+from .quant import is_quantized, tensor_activation_range
 
 
 def round_half_away(v: np.ndarray) -> np.ndarray:
@@ -134,7 +133,7 @@ def fully_connected(ctx: OpContext) -> Callable:
     per_channel = s_w.size > 1
     zw = 0 if per_channel or not z_w.size else int(z_w[0])
     reals = real_multipliers(s_in[0], s_w if per_channel else s_w[:1], s_out[0], float_product=not per_channel)
-    lo, hi = activation_bounds(act, y_t)
+    lo, hi = tensor_activation_range(act, y_t)
     # TFLite's int16 FULLY_CONNECTED rescales with the 32-bit MultiplyByQuantizedMultiplier even
     # with an int64 bias (checked against LiteRT)
     rq = Requantizer(reals, int(z_out[0]), lo, hi, y_t.dtype.numpy, wide=False)
@@ -235,7 +234,7 @@ def batch_matmul(ctx: OpContext) -> Callable:
     s_out, z_out = qparams(y_t)
     za, zb = int(z_a[0]), int(z_b[0])
     reals = real_multipliers(s_a[0], s_b[:1], s_out[0], float_product=True)
-    lo, hi = activation_bounds(0, y_t)
+    lo, hi = tensor_activation_range(0, y_t)
     rq = Requantizer(reals, int(z_out[0]), lo, hi, y_t.dtype.numpy, wide=a_t.dtype == DType.INT16)
     amax = int_magnitude(a_t.dtype.numpy, za)
     if rhs is not None:

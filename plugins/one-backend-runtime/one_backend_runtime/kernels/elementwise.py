@@ -23,7 +23,7 @@ from one_core.errors import UnsupportedOperatorError
 from one_core.ir import DType, Tensor
 
 from .base import KernelFn, OpContext, apply_activation, kernel
-from .quant import is_quantized, quantize_multiplier, round_half_away
+from .quant import is_quantized, quantize_multiplier, round_half_away, tensor_activation_range
 
 I64 = np.int64
 F32 = np.float32
@@ -419,23 +419,6 @@ def activation_code(ctx: OpContext) -> int:
     return int(getattr(ctx.options, "fused_activation_function", 0) or 0)
 
 
-def quantized_activation_range(activation: int, t: Tensor) -> tuple[int, int]:
-    """TFLite CalculateActivationRangeQuantized (float32 division, round half away)."""
-    scale, zp = qparams(t)
-    lo, hi = int_range(t.dtype.numpy)
-
-    def q(v: float) -> int:
-        return zp + int(round_half_away(float(F32(F32(v) / F32(scale)))))
-
-    if activation == 1:
-        return max(lo, q(0.0)), hi
-    if activation == 3:
-        return max(lo, q(0.0)), min(hi, q(6.0))
-    if activation == 2:
-        return max(lo, q(-1.0)), min(hi, q(1.0))
-    return lo, hi
-
-
 def _int_dtype(t: Tensor) -> np.dtype:
     return np.dtype(t.dtype.numpy)
 
@@ -460,7 +443,7 @@ def _add_sub_general(ctx: OpContext, sign: int) -> Callable[[np.ndarray, np.ndar
     m1, sh1 = quantize_multiplier(s1 / twice_max)
     m2, sh2 = quantize_multiplier(s2 / twice_max)
     mo, sho = quantize_multiplier(twice_max / (float(1 << left_shift) * so))
-    lo, hi = quantized_activation_range(activation_code(ctx), out)
+    lo, hi = tensor_activation_range(activation_code(ctx), out)
 
     def scaled1(a):
         return mbqm((np.asarray(a, I64) - z1) << left_shift, m1, sh1)
@@ -492,7 +475,7 @@ def _add_sub_int16_pot(ctx: OpContext, sign: int) -> KernelFn | None:
     sh1, sh2 = l1 - lo_, l2 - lo_
     if not ((sh1 == 0 or sh2 == 0) and sh1 <= 0 and sh2 <= 0):
         raise unsupported(ctx, "power-of-two int16 scales need one input on the output scale")
-    lo, hi = quantized_activation_range(activation_code(ctx), out)
+    lo, hi = tensor_activation_range(activation_code(ctx), out)
 
     def run(inputs: Sequence[np.ndarray | None]) -> list[np.ndarray]:
         a = rdbp(inputs[0], -sh1)
@@ -595,7 +578,7 @@ def mul(ctx: OpContext) -> KernelFn:
         so, zo = qparams(out)
         real = float(F32(F32(F32(s1) * F32(s2)) / F32(so)))  # float arithmetic in TFLite
         m, sh = quantize_multiplier(real)
-        lo, hi = quantized_activation_range(act, out)
+        lo, hi = tensor_activation_range(act, out)
 
         def fn(a, b):
             return np.clip(zo + mbqm((np.asarray(a, I64) - z1) * (np.asarray(b, I64) - z2), m, sh), lo, hi)
@@ -641,7 +624,7 @@ def _div_quantized(ctx: OpContext) -> Callable[[np.ndarray, np.ndarray], np.ndar
     so, zo = qparams(out)
     real = float(F32(F32(s1) / F32(F32(s2) * F32(so))))
     m, sh = quantize_multiplier(real)
-    lo, hi = quantized_activation_range(activation_code(ctx), out)
+    lo, hi = tensor_activation_range(activation_code(ctx), out)
 
     def fn(a, b):
         v1 = np.asarray(a, I64) - z1
@@ -687,7 +670,7 @@ def div(ctx: OpContext) -> KernelFn:
         s1, z1 = qparams(a_t)
         s2, z2 = qparams(b_t)
         so, zo = qparams(out)
-        lo, hi = quantized_activation_range(act, out)
+        lo, hi = tensor_activation_range(act, out)
 
         def run16(inputs: Sequence[np.ndarray | None]) -> list[np.ndarray]:
             a, b = inputs[0], inputs[1]

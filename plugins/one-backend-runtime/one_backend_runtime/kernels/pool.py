@@ -16,7 +16,8 @@ from one_core.errors import OneError
 from one_core.ir import DType
 
 from .base import OpContext, apply_activation, kernel
-from .conv import Axis, activation_bounds
+from .conv import Axis
+from .quant import tensor_activation_range
 from .quant import is_quantized
 
 
@@ -104,7 +105,7 @@ def pool_2d(ctx: OpContext) -> Callable:
 
     if name == "L2_POOL_2D" or not is_quantized(x_t):
         raise OneError(f"{where}: unsupported type {x_t.dtype.name}")
-    lo, hi = activation_bounds(act, y_t)
+    lo, hi = tensor_activation_range(act, y_t)
     out_type = y_t.dtype.numpy
     if name == "MAX_POOL_2D":
         info_min = int(np.iinfo(x_t.dtype.numpy).min)

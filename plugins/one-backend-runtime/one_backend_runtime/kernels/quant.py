@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from one_core.errors import OneError
 from one_core.ir import DType, Tensor
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
@@ -95,6 +96,15 @@ def is_quantized(t: Tensor | None) -> bool:
         and t.quantization.scale is not None
         and t.quantization.scale.size > 0
     )
+
+
+def tensor_activation_range(activation: int, t: Tensor) -> tuple[int, int]:
+    """The integer clamp of a fused activation (NONE, RELU, RELU_N1_TO_1, RELU6) on the
+    quantized output tensor `t`."""
+    if activation not in (0, 1, 2, 3):
+        raise OneError(f"tensor '{t.name}': fused activation {activation} is not supported on quantized outputs")
+    scale, zero = scale_and_zero_point(t)
+    return activation_range(activation, float(scale[0]), int(zero[0]), t.dtype.numpy)
 
 
 def activation_range(activation: int, scale: float, zero_point: int, dtype: np.dtype | type) -> tuple[int, int]:
