@@ -144,9 +144,16 @@ DW_CASES = [
 ]
 
 
+@pytest.mark.parametrize("compiled", [True, False], ids=["numba", "numpy"])
 @pytest.mark.parametrize("quantize", QUANT)
 @pytest.mark.parametrize("fn,shape", DW_CASES, ids=[f.__name__ for f, _ in DW_CASES])
-def test_depthwise_conv_2d(fn, shape, quantize):
+def test_depthwise_conv_2d(fn, shape, quantize, compiled, monkeypatch):
+    """Both the compiled inner loop (when numba is installed) and the numpy one."""
+    from one_backend_runtime.kernels import accel
+
+    if compiled and not accel.ENABLED:
+        pytest.skip("numba is not installed: only the numpy path exists here")
+    monkeypatch.setattr(accel, "ENABLED", compiled)
     check(tflite_model(fn, [(shape, np.float32)], quantize=quantize))
 
 

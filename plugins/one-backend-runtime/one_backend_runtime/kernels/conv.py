@@ -40,6 +40,7 @@ from one_core.errors import OneError
 from one_core.ir import DType, Tensor
 from one_core.ir.options import Padding
 
+from . import accel
 from .base import OpContext, apply_activation, kernel
 from .quant import (
     dtype_range,
@@ -738,6 +739,8 @@ class Depthwise:
         call) instead of a new array."""
         if self.mult > 1:
             x = np.repeat(x, self.mult, axis=-1)
+        if accel.ENABLED and x.dtype == self.w.dtype:
+            return self._compiled(x, finish, scratch_out)
         p = self.plans.get(x.shape)
         if p is None:
             if len(self.plans) > 16:
@@ -794,6 +797,19 @@ class Depthwise:
                 finish(block)
 
         run_rows(oh, acc.size * len(p.taps), rows, block_rows(ow * co, DEPTHWISE_BLOCK))
+        return acc
+
+    def _compiled(self, x: np.ndarray, finish: Callable[[np.ndarray], Any] | None, scratch_out: bool) -> np.ndarray:
+        n, h, wd, _ = x.shape
+        kh, kw, co = self.w.shape
+        oh, pt = out_size_and_pad(self.padding, h, kh, self.strides[0], self.dil[0])
+        ow, pl = out_size_and_pad(self.padding, wd, kw, self.strides[1], self.dil[1])
+        shape = (n, oh, ow, co)
+        acc = self.get(("dw-acc",), shape, self.w.dtype) if scratch_out else np.empty(shape, self.w.dtype)
+        bias = None if self.bias is None else np.asarray(self.bias, self.w.dtype)
+        accel.depthwise(np.ascontiguousarray(x), self.w, bias, acc, self.strides, self.dil, (pt, pl))
+        if finish is not None:
+            finish(acc)
         return acc
 
 
