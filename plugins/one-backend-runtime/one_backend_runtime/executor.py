@@ -18,6 +18,7 @@ import numpy as np
 from one_core.errors import UnsupportedOperatorError
 from one_core.ir import Model, Operator
 
+from . import fusion
 from .kernels.base import KernelFactory, KernelFn, OpContext
 
 
@@ -30,6 +31,8 @@ class Step:
     inputs: list[int]
     outputs: list[int]
     free: list[int]
+    #: What profiles call this step (an operator type, or fused types joined by '+').
+    label: str = ""
 
 
 class Program:
@@ -106,7 +109,18 @@ class ModelProgram:
         keep.update(i for i, t in enumerate(sg.tensors) if t.data is not None or t.is_variable)
         last_use: dict[int, int] = {}
         steps: list[Step] = []
+        swish = fusion.swish_pairs(sg)
+        fused_away = {id(mul) for mul in swish.values()}
         for op in sg.operators:
+            if id(op) in fused_away:
+                continue
+            if id(op) in swish:
+                mul = swish[id(op)]
+                ins, outs = [slot[id(op.inputs[0])]], [slot[id(mul.outputs[0])]]
+                for s in ins + outs:
+                    last_use[s] = len(steps)
+                steps.append(Step(mul, fusion.SWISH, ins, outs, [], "LOGISTIC+MUL"))
+                continue
             ctx = OpContext(op, self.run_subgraph, self.state, folded)
             fn = self._factory(op)(ctx)
             ins = [-1 if t is None else slot[id(t)] for t in op.inputs]
@@ -123,7 +137,7 @@ class ModelProgram:
             for s in ins + outs:
                 if s >= 0:
                     last_use[s] = len(steps)
-            steps.append(Step(op, fn, ins, outs, []))
+            steps.append(Step(op, fn, ins, outs, [], op.type))
         for s, n in last_use.items():
             if s not in keep:
                 steps[n].free.append(s)
