@@ -119,7 +119,7 @@ class ModelProgram:
                 ins, outs = [slot[id(op.inputs[0])]], [slot[id(mul.outputs[0])]]
                 for s in ins + outs:
                     last_use[s] = len(steps)
-                steps.append(Step(mul, fusion.SWISH, ins, outs, [], "LOGISTIC+MUL"))
+                steps.append(Step(mul, fusion.swish, ins, outs, [], "LOGISTIC+MUL"))
                 continue
             ctx = OpContext(op, self.run_subgraph, self.state, folded)
             fn = self._factory(op)(ctx)

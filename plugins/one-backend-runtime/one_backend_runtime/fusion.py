@@ -11,8 +11,6 @@ import numpy as np
 
 from one_core.ir import DType, Operator, Subgraph
 
-from .kernels.base import KernelFn
-
 
 def swish_pairs(sg: Subgraph) -> dict[int, Operator]:
     """LOGISTIC(x) -> s and MUL(x, s) -> y (float32, s read by nothing else, no fused
@@ -43,5 +41,3 @@ def swish(inputs: Sequence[np.ndarray | None]) -> list[np.ndarray]:
         r += np.float32(1)
         return [np.divide(x, r, out=r)]
 
-
-SWISH: KernelFn = swish
