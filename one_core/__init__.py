@@ -1,10 +1,11 @@
 """one_core: the circle IR, the circle reader and writer, and the plugin hooks of the toolchain.
 
     m = one_core.load("model.tflite")
+    m = one_core.optimize(m, level="O1")
     one_core.save(m, "model.circle")
 """
 
-from .api import Session, load, save
+from .api import Session, load, optimize, save
 from .errors import ConversionError, InputError, InvalidModelError, OneError, UnsupportedOperatorError
 from .ir import DType, Model, Operator, SignatureDef, Subgraph, Tensor, verify
 
@@ -24,6 +25,7 @@ __all__ = [
     "Tensor",
     "UnsupportedOperatorError",
     "load",
+    "optimize",
     "save",
     "verify",
 ]

@@ -51,6 +51,17 @@ def load(source: Any, *, frontend: str | None = None, **options: Any) -> Model:
     return model
 
 
+def optimize(model: Model, level: str | None = None, passes: Any = None, **options: Any) -> Any:
+    """Optimize `model` in place with circle2circle passes and return it.
+
+    `level="O1"` (the default when no pass is named) runs the O1 group; `passes=[...]` names
+    passes by ONE's circle2circle option names (`"fuse_batchnorm_with_conv"`). Options:
+    `debug=True` verifies after every pass, `report=True` returns `(model, report)`."""
+    from .passes.manager import optimize as _optimize
+
+    return _optimize(model, level, passes, **options)
+
+
 def save(model: Model, path: str | os.PathLike[str], *, format: str | None = None) -> Path:
     """Write `model` as circle, or as TFLite for a `.tflite` path (or `format="tflite"`)."""
     return write_model(model, path, format)

@@ -1,4 +1,4 @@
-"""The core's own plugin: the circle frontend and the built-in commands.
+"""The core's own plugin: the circle frontend, the built-in commands and the dead-code pass.
 
 Registered through the same hooks as third-party plugins."""
 
@@ -41,10 +41,19 @@ def one_register_packagers(registry: Any) -> None:
 
 
 @hookimpl
+def one_register_passes(registry: Any) -> None:
+    from .passes.dce import RemoveDeadOperatorsPass
+
+    registry.add(RemoveDeadOperatorsPass())
+
+
+@hookimpl
 def one_add_commands(cli: Any) -> None:
     from .cli.commands import import_command, inspect_command, plugins_command
     from .cli.package_commands import pack_command, unpack_command
     from .cli.run_command import run_command
+    from .passes.cli import optimize_command, passes_command
 
-    for command in (import_command, inspect_command, plugins_command, run_command, pack_command, unpack_command):
+    for command in (import_command, inspect_command, plugins_command, run_command, pack_command,
+                    unpack_command, passes_command, optimize_command):
         cli.add_command(command)

@@ -1,0 +1,353 @@
+"""Fusions of multi-operator patterns into one operator: instance normalization, PReLU, and
+consecutive or transposed means."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from one_core.ir import Operator, Subgraph, Tensor
+from one_core.ir.options import InstanceNormOptions, ReducerOptions
+from one_core.passes import OperatorPass
+from one_core.passes.rewrite import (
+    add_constant,
+    constant,
+    int_list,
+    is_float,
+    is_output,
+    replace_operator,
+    scalar_value,
+    single_reader,
+)
+
+from .common import NONE, activation, channel_vector, producer_in, same_signature
+
+
+def _operands(op: Operator | None) -> tuple[Tensor, Tensor] | None:
+    if op is None or len(op.inputs) != 2 or op.input(0) is None or op.input(1) is None:
+        return None
+    return op.input(0), op.input(1)
+
+
+def _match_pair(op: Operator | None, want_a, want_b):
+    """For a commutative binary `op`: (a, b) with want_a(a) and want_b(b) in either order."""
+    pair = _operands(op)
+    if pair is None:
+        return None
+    a, b = pair
+    for x, y in ((a, b), (b, a)):
+        ra, rb = want_a(x), want_b(y)
+        if ra is not None and rb is not None:
+            return ra, rb
+    return None
+
+
+def _no_activation(*ops: Operator) -> bool:
+    return all(activation(op) in (None, NONE) for op in ops)
+
+
+def _contained(sg: Subgraph, ops: Iterable[Operator], keep: Tensor) -> bool:
+    """Every result of `ops` except `keep` is read only inside `ops` (and is no output)."""
+    ops = list(ops)
+    inside = {id(op) for op in ops}
+    for op in ops:
+        for t in op.outputs:
+            if t is keep:
+                continue
+            if is_output(sg, t) or any(id(c) not in inside for c in t.consumers):
+                return False
+    return True
+
+
+# ---------------------------------------------------------------------------- fuse_instnorm
+
+
+def _spatial_mean(sg: Subgraph, t: Tensor | None, x: Tensor | None = None) -> tuple[Operator, Tensor] | None:
+    """`t` = MEAN(x, axes [1, 2], keep_dims) of a rank-4 float tensor: (the MEAN, x)."""
+    op = producer_in(sg, t, "MEAN")
+    if op is None or op.options is None or not op.options.keep_dims:
+        return None
+    src = op.input(0)
+    if src is None or len(src.shape) != 4 or (x is not None and src is not x) or not is_float(src):
+        return None
+    axes = int_list(op.input(1))
+    if axes is None or sorted(a % 4 for a in axes) != [1, 2]:
+        return None
+    return op, src
+
+
+class FuseInstanceNormPass(OperatorPass):
+    """TensorFlow's instance normalization over H and W of an NHWC tensor, as the converter
+    leaves it, becomes circle's INSTANCE_NORM (x, gamma, beta; epsilon):
+
+    - mean = MEAN(x, [1, 2]), var = MEAN(SQUARED_DIFFERENCE(x, mean), [1, 2]),
+      r = RSQRT(var + eps), then either
+    - (x - mean) * gamma * r + beta (any order of the three factors), or
+    - x * (r * gamma) + (beta - mean * (r * gamma)) (`tf.nn.batch_normalization`).
+
+    gamma and beta are per-channel constants (gamma may be missing); the final ADD's
+    activation is kept. INSTANCE_NORM is circle-only: such a model saves as .circle."""
+
+    name = "fuse_instnorm"
+    description = "fuse the operators of an instance normalization into INSTANCE_NORM"
+    levels = frozenset({"O1"})
+    operators = frozenset({"ADD"})
+
+    def rewrite(self, sg: Subgraph, add: Operator) -> bool:
+        out = add.outputs[0]
+        if not is_float(out) or len(out.shape) != 4:
+            return False
+        found = self._pattern_a(sg, add) or self._pattern_b(sg, add)
+        if found is None:
+            return False
+        x, gamma, beta, eps, ops = found
+        channels = out.shape[-1]
+        if not same_signature(x, out) or not _contained(sg, ops, out):
+            return False
+        gamma_v = np.ones(channels, np.float32) if gamma is None else channel_vector(gamma, channels, out)
+        beta_v = channel_vector(beta, channels, out)
+        if gamma_v is None or beta_v is None:
+            return False
+        g_t = add_constant(sg, f"{out.name}/gamma", gamma_v)
+        b_t = add_constant(sg, f"{out.name}/beta", beta_v)
+        act = activation(add)
+        norm = Operator("INSTANCE_NORM", [x, g_t, b_t], [out],
+                        InstanceNormOptions(epsilon=float(eps), fused_activation_function=act or NONE))
+        for op in ops:
+            if op is not add:
+                sg.remove_operator(op)
+        replace_operator(sg, add, norm)
+        return True
+
+    def _rsqrt(self, sg: Subgraph, t: Tensor, x: Tensor, mean_t: Tensor):
+        """`t` = RSQRT(MEAN(SQUARED_DIFFERENCE(x, mean), [1, 2]) + eps): (eps, operators)."""
+        rs = producer_in(sg, t, "RSQRT")
+        if rs is None:
+            return None
+        add_eps = producer_in(sg, rs.input(0), "ADD")
+        found = _match_pair(add_eps, lambda v: _spatial_mean(sg, v), lambda c: scalar_value(c))
+        if found is None or not _no_activation(add_eps):
+            return None
+        (var_mean, sq_t), eps = found
+        sq = producer_in(sg, sq_t, "SQUARED_DIFFERENCE")
+        pair = _operands(sq)
+        if pair is None or {id(pair[0]), id(pair[1])} != {id(x), id(mean_t)} or not isinstance(eps, float):
+            return None
+        return eps, [rs, add_eps, var_mean, sq]
+
+    def _pattern_a(self, sg: Subgraph, add: Operator):
+        """(x - mean) * gamma * rsqrt(var + eps) + beta."""
+        for prod_t, beta in (add.inputs[:2], add.inputs[1::-1]):
+            if constant(beta) is None:
+                continue
+            mul_ops, factors = self._factors(sg, prod_t)
+            if not mul_ops or len(factors) not in (2, 3):
+                continue
+            consts = [f for f in factors if constant(f) is not None]
+            rest = [f for f in factors if constant(f) is None]
+            if len(consts) > 1 or len(rest) != 2:
+                continue
+            for sub_t, rs_t in (rest, rest[::-1]):
+                sub = producer_in(sg, sub_t, "SUB")
+                pair = _operands(sub)
+                if pair is None or not _no_activation(sub):
+                    continue
+                x, mean_t = pair
+                m = _spatial_mean(sg, mean_t, x)
+                if m is None:
+                    continue
+                found = self._rsqrt(sg, rs_t, x, mean_t)
+                if found is None:
+                    continue
+                eps, ops = found
+                return x, (consts[0] if consts else None), beta, eps, [m[0], sub, *ops, *mul_ops, add]
+        return None
+
+    def _factors(self, sg: Subgraph, t: Tensor) -> tuple[list[Operator], list[Tensor]]:
+        """Flatten a tree of MUL operators (no activation, read once) producing `t`."""
+        op = producer_in(sg, t, "MUL")
+        if op is None or not _no_activation(op) or _operands(op) is None:
+            return [], [t]
+        ops, factors = [op], []
+        for f in op.inputs[:2]:
+            inner = producer_in(sg, f, "MUL")
+            if inner is not None and single_reader(sg, f) is op:
+                sub_ops, sub_factors = self._factors(sg, f)
+                ops += sub_ops
+                factors += sub_factors
+            else:
+                factors.append(f)
+        return ops, factors
+
+    def _pattern_b(self, sg: Subgraph, add: Operator):
+        """x * mg + (beta - mean * mg) with mg = rsqrt(var + eps) * gamma (or rsqrt alone)."""
+        pair = _operands(add)
+        if pair is None:
+            return None
+        for scaled_t, shift_t in (pair, pair[::-1]):
+            mul_x = producer_in(sg, scaled_t, "MUL")
+            sub = producer_in(sg, shift_t, "SUB")
+            if mul_x is None or sub is None or not _no_activation(mul_x, sub):
+                continue
+            beta, mm_t = sub.input(0), sub.input(1)
+            mul_m = producer_in(sg, mm_t, "MUL")
+            if constant(beta) is None or mul_m is None or not _no_activation(mul_m):
+                continue
+            for x, mg in (mul_x.inputs[:2], mul_x.inputs[1::-1]):
+                if mg is None or x is None or mg not in mul_m.inputs[:2]:
+                    continue
+                mean_t = mul_m.input(1) if mul_m.input(0) is mg else mul_m.input(0)
+                m = _spatial_mean(sg, mean_t, x)
+                if m is None:
+                    continue
+                gamma, rs_t, extra = None, mg, []
+                mg_op = producer_in(sg, mg, "MUL")
+                if mg_op is not None:
+                    got = _match_pair(mg_op, lambda v: v if producer_in(sg, v, "RSQRT") else None,
+                                      lambda c: c if constant(c) is not None else None)
+                    if got is None or not _no_activation(mg_op):
+                        continue
+                    rs_t, gamma = got
+                    extra = [mg_op]
+                found = self._rsqrt(sg, rs_t, x, mean_t)
+                if found is None:
+                    continue
+                eps, ops = found
+                return x, gamma, beta, eps, [m[0], *ops, *extra, mul_x, mul_m, sub, add]
+        return None
+
+
+# ------------------------------------------------------------------------------- fuse_prelu
+
+
+class FusePReluPass(OperatorPass):
+    """RELU(x) + MINIMUM(x, 0) * alpha, as TensorFlow writes a parametric ReLU by hand,
+    becomes PRELU(x, alpha) for a constant alpha that broadcasts to x's shape."""
+
+    name = "fuse_prelu"
+    description = "fuse RELU(x) + alpha * MINIMUM(x, 0) into PRELU"
+    levels = frozenset({"O1"})
+    operators = frozenset({"ADD"})
+
+    def rewrite(self, sg: Subgraph, add: Operator) -> bool:
+        out = add.outputs[0]
+        if not is_float(out) or not _no_activation(add):
+            return False
+
+        def relu_of(t):
+            op = producer_in(sg, t, "RELU")
+            return None if op is None else op
+
+        def neg_part(t):
+            mul = producer_in(sg, t, "MUL")
+            if mul is None or not _no_activation(mul):
+                return None
+            got = _match_pair(mul, lambda v: producer_in(sg, v, "MINIMUM"),
+                              lambda c: c if constant(c) is not None and is_float(c) else None)
+            return None if got is None else (mul, *got)
+
+        found = _match_pair(add, relu_of, neg_part)
+        if found is None:
+            return False
+        relu, (mul, minimum, alpha) = found
+        x = relu.input(0)
+        parts = _operands(minimum)
+        if x is None or parts is None or not is_float(x) or not same_signature(x, out):
+            return False
+        zero = parts[1] if parts[0] is x else parts[0] if parts[1] is x else None
+        if zero is None or scalar_value(zero) != 0.0 or not _no_activation(minimum):
+            return False
+        a = constant(alpha)
+        if a.ndim > len(x.shape) or np.broadcast_shapes(a.shape, x.shape) != tuple(x.shape):
+            return False
+        if not _contained(sg, [relu, minimum, mul, add], out):
+            return False
+        for op in (relu, minimum, mul):
+            sg.remove_operator(op)
+        replace_operator(sg, add, Operator("PRELU", [x, alpha], [out]))
+        return True
+
+
+# ---------------------------------------------------------------------------------- means
+
+
+def _axes(op: Operator, rank: int) -> list[int] | None:
+    axes = int_list(op.input(1))
+    if axes is None:
+        return None
+    axes = sorted({a % rank for a in axes}) if rank else []
+    return axes
+
+
+class FuseMeanWithMeanPass(OperatorPass):
+    """MEAN of a MEAN (same keep_dims, the first read only there) is one MEAN over both sets
+    of axes."""
+
+    name = "fuse_mean_with_mean"
+    description = "merge MEAN of a MEAN into one MEAN over both sets of axes"
+    levels = frozenset({"O1"})
+    operators = frozenset({"MEAN"})
+
+    def rewrite(self, sg: Subgraph, op: Operator) -> bool:
+        first = producer_in(sg, op.input(0), "MEAN")
+        if first is None or single_reader(sg, op.input(0)) is not op or first.options is None or op.options is None:
+            return False
+        keep = bool(first.options.keep_dims)
+        if keep != bool(op.options.keep_dims):
+            return False
+        x = first.input(0)
+        if x is None or not (is_float(x) and is_float(op.outputs[0])):
+            return False
+        rank = len(x.shape)
+        a1 = _axes(first, rank)
+        mid_rank = len(first.outputs[0].shape)
+        a2 = _axes(op, mid_rank)
+        if a1 is None or a2 is None or not a1:
+            return False
+        if keep:
+            original = a2
+        else:
+            remaining = [d for d in range(rank) if d not in a1]
+            if mid_rank != len(remaining):
+                return False
+            original = [remaining[a] for a in a2]
+        merged = sorted(set(a1) | set(original))
+        axes_t = add_constant(sg, f"{op.outputs[0].name}/axes", np.asarray(merged, np.int32))
+        sg.remove_operator(first)
+        op.set_inputs([x, axes_t])
+        op.options = ReducerOptions(keep_dims=keep)
+        return True
+
+
+class FuseTransposeWithMeanPass(OperatorPass):
+    """MEAN (keep_dims false) of a TRANSPOSE that only reorders the reduced axes is the
+    MEAN of the untransposed tensor over the corresponding axes."""
+
+    name = "fuse_transpose_with_mean"
+    description = "drop a TRANSPOSE before MEAN when it only reorders the reduced axes"
+    levels = frozenset({"O1"})
+    operators = frozenset({"MEAN"})
+
+    def rewrite(self, sg: Subgraph, op: Operator) -> bool:
+        tr = producer_in(sg, op.input(0), "TRANSPOSE")
+        if tr is None or single_reader(sg, op.input(0)) is not op or op.options is None or op.options.keep_dims:
+            return False
+        x, perm = tr.input(0), int_list(tr.input(1))
+        if x is None or perm is None or sorted(perm) != list(range(len(x.shape))):
+            return False
+        axes = _axes(op, len(perm))
+        if axes is None or not axes:
+            return False
+        kept = [perm[d] for d in range(len(perm)) if d not in axes]
+        if kept != sorted(kept):
+            return False
+        original = sorted(perm[a] for a in axes)
+        axes_t = add_constant(sg, f"{op.outputs[0].name}/axes", np.asarray(original, np.int32))
+        sg.remove_operator(tr)
+        op.set_inputs([x, axes_t])
+        return True
+
+
+def pattern_passes() -> list[OperatorPass]:
+    return [FuseInstanceNormPass(), FusePReluPass(), FuseMeanWithMeanPass(), FuseTransposeWithMeanPass()]

@@ -1,0 +1,42 @@
+"""Hook implementation: every pass of this plugin, in the order the PassManager runs them.
+
+Order within a round: folding first (constants feed the patterns below), then substitutions
+and removals (they expose producers to fusions), transforms, fusions, and the merging passes.
+Rounds repeat until nothing changes, so the order affects speed, not the result."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from one_core.passes import Pass
+from one_core.plugin import hookimpl
+
+from .cse import cse_passes
+from .fold import FoldReshapeShapePass, fold_passes
+from .fuse import fuse_passes
+from .patterns import pattern_passes
+from .remove import remove_passes
+from .resolve import resolve_passes
+from .substitute import substitute_passes
+from .transform import transform_passes
+
+
+def all_passes() -> list[Pass]:
+    """A fresh instance of every pass, in run order."""
+    return [
+        *resolve_passes(),
+        *fold_passes(),
+        FoldReshapeShapePass(),
+        *substitute_passes(),
+        *remove_passes(),
+        *transform_passes(),
+        *fuse_passes(),
+        *pattern_passes(),
+        *cse_passes(),
+    ]
+
+
+@hookimpl
+def one_register_passes(registry: Any) -> None:
+    for p in all_passes():
+        registry.add(p)

@@ -1,0 +1,124 @@
+"""fuse_instnorm, fuse_prelu, fuse_mean_with_mean, fuse_transpose_with_mean."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from passcheck import Graph, check_pass, check_unchanged, counts, tf_model
+
+import one_core
+from one_core.ir.options import AddOptions, MulOptions, ReducerOptions, TransposeOptions
+
+RNG = np.random.default_rng(5)
+GAMMA = RNG.uniform(0.5, 1.5, 8).astype(np.float32)
+BETA = RNG.standard_normal(8).astype(np.float32)
+
+
+def instnorm_by_hand(x):
+    import tensorflow as tf
+
+    mean, var = tf.nn.moments(x, [1, 2], keepdims=True)
+    return GAMMA * (x - mean) * tf.math.rsqrt(var + 1e-3) + BETA
+
+
+def instnorm_batch_normalization(x):
+    import tensorflow as tf
+
+    mean, var = tf.nn.moments(x, [1, 2], keepdims=True)
+    return tf.nn.relu(tf.nn.batch_normalization(x, mean, var, BETA, GAMMA, 1e-3))
+
+
+@pytest.mark.parametrize("fn", [instnorm_by_hand, instnorm_batch_normalization])
+def test_fuse_instnorm_tensorflow(fn) -> None:
+    model = one_core.load(tf_model(fn, [((2, 6, 6, 8), np.float32)]))
+    before = counts(model)
+    assert before["MEAN"] == 2 and before["RSQRT"] == 1
+    opt = check_pass(model, "fuse_instnorm", None)
+    after = counts(opt)
+    assert after["INSTANCE_NORM"] == 1 and "MEAN" not in after and "RSQRT" not in after
+    norm = next(op for op in opt.main.operators if op.type == "INSTANCE_NORM")
+    assert norm.options.epsilon == pytest.approx(1e-3)
+
+
+def test_fuse_instnorm_must_not_fire() -> None:
+    """The mean is also a model output; and a layer norm (mean over the channels)."""
+    def layer_norm(x):
+        import tensorflow as tf
+
+        mean, var = tf.nn.moments(x, [3], keepdims=True)
+        return (x - mean) * tf.math.rsqrt(var + 1e-3)
+
+    check_unchanged(one_core.load(tf_model(layer_norm, [((2, 6, 6, 8), np.float32)])), "fuse_instnorm")
+
+    def mean_also_out(x):
+        import tensorflow as tf
+
+        mean, var = tf.nn.moments(x, [1, 2], keepdims=True)
+        return GAMMA * (x - mean) * tf.math.rsqrt(var + 1e-3) + BETA, mean
+
+    check_unchanged(one_core.load(tf_model(mean_also_out, [((2, 6, 6, 8), np.float32)])), "fuse_instnorm")
+
+
+def prelu_by_hand(x):
+    import tensorflow as tf
+
+    return tf.maximum(x, 0.0) + np.linspace(0.1, 0.3, 5, dtype=np.float32) * tf.minimum(x, 0.0)
+
+
+def test_fuse_prelu_tensorflow() -> None:
+    model = one_core.load(tf_model(prelu_by_hand, [((3, 4, 5), np.float32)]))
+    assert counts(model) == {"RELU": 1, "MINIMUM": 1, "MUL": 1, "ADD": 1}
+    check_pass(model, "fuse_prelu", {"RELU": -1, "MINIMUM": -1, "MUL": -1, "ADD": -1, "PRELU": 1})
+
+
+def test_fuse_prelu_must_not_fire() -> None:
+    """MINIMUM against 0.5, and a RELU read elsewhere."""
+    g = Graph()
+    x = g.input("x", (3, 5))
+    alpha = g.const(np.full(5, 0.2, np.float32))
+    r = g.op("RELU", [x], (3, 5))
+    m = g.op("MUL", [g.op("MINIMUM", [x, g.const(np.float32(0.5))], (3, 5)), alpha], (3, 5), MulOptions())
+    a = g.op("ADD", [r, m], (3, 5), AddOptions())
+    r2 = g.op("RELU", [x], (3, 5))
+    m2 = g.op("MUL", [g.op("MINIMUM", [x, g.const(np.float32(0.0))], (3, 5)), alpha], (3, 5), MulOptions())
+    b = g.op("ADD", [r2, m2], (3, 5), AddOptions())
+    check_unchanged(g.done([a, b, r2]), "fuse_prelu")
+
+
+def _mean(g: Graph, x, axes, keep, shape):
+    return g.op("MEAN", [x, g.const(np.array(axes, np.int32))], shape, ReducerOptions(keep_dims=keep))
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_fuse_mean_with_mean(keep: bool) -> None:
+    g = Graph()
+    x = g.input("x", (2, 4, 5, 3))
+    if keep:
+        y = _mean(g, _mean(g, x, [1], True, (2, 1, 5, 3)), [2], True, (2, 1, 1, 3))
+    else:
+        y = _mean(g, _mean(g, x, [1], False, (2, 5, 3)), [1], False, (2, 3))
+    opt = check_pass(g.done([y]), "fuse_mean_with_mean", {"MEAN": -1})
+    assert sorted(opt.main.operators[0].input(1).data) == [1, 2]
+
+
+def test_fuse_mean_with_mean_must_not_fire_with_mixed_keep_dims() -> None:
+    g = Graph()
+    x = g.input("x", (2, 4, 5, 3))
+    y = _mean(g, _mean(g, x, [1], False, (2, 5, 3)), [1], True, (2, 1, 3))
+    check_unchanged(g.done([y]), "fuse_mean_with_mean")
+
+
+def test_fuse_transpose_with_mean() -> None:
+    g = Graph()
+    x = g.input("x", (2, 3, 4, 5))
+    t = g.op("TRANSPOSE", [x, g.const(np.array([0, 2, 1, 3], np.int32))], (2, 4, 3, 5), TransposeOptions())
+    model = g.done([_mean(g, t, [1, 2], False, (2, 5))])
+    opt = check_pass(model, "fuse_transpose_with_mean", {"TRANSPOSE": -1})
+    assert sorted(opt.main.operators[0].input(1).data) == [1, 2]
+
+
+def test_fuse_transpose_with_mean_must_not_fire_when_order_changes() -> None:
+    g = Graph()
+    x = g.input("x", (2, 3, 4, 5))
+    t = g.op("TRANSPOSE", [x, g.const(np.array([0, 3, 1, 2], np.int32))], (2, 5, 3, 4), TransposeOptions())
+    check_unchanged(g.done([_mean(g, t, [2], False, (2, 5, 4))]), "fuse_transpose_with_mean")
