@@ -1,6 +1,6 @@
 # Two commands do everything on a fresh machine:
-#   make demo   set up .venv, generate a sample TFLite model, import it to circle, inspect it,
-#               pack it as an nnpackage with test data and run the package, checking the data
+#   make demo   set up .venv, generate a sample TFLite model, import it to circle, inspect and
+#               optimize it, pack it with test data and run the package, checking the data
 #   make test   set up .venv and run the whole test suite
 PYTHON ?= python3
 VENV := .venv
@@ -24,8 +24,9 @@ demo: setup
 	$(BIN)/python scripts/make_sample_model.py $(OUT)/sample.tflite
 	$(BIN)/one import $(OUT)/sample.tflite -o $(OUT)/sample.circle
 	$(BIN)/one inspect $(OUT)/sample.circle
+	$(BIN)/one optimize $(OUT)/sample.circle -o $(OUT)/sample.opt.circle --report
 	rm -rf $(OUT)/sample
-	$(BIN)/one pack $(OUT)/sample.circle -o $(OUT) --with-test-data
+	$(BIN)/one pack $(OUT)/sample.opt.circle -o $(OUT) --name sample --with-test-data
 	$(BIN)/one run $(OUT)/sample --check
 	$(BIN)/one run $(OUT)/sample --repeat 20 --warmup 2
 
