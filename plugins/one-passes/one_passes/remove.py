@@ -130,13 +130,16 @@ class RemoveUnnecessarySlicePass(OperatorPass):
         return _identity(sg, op, 0)
 
 
-def strided_slice_is_identity(op: Operator) -> bool:
-    """STRIDED_SLICE taking every element in order: strides 1, from the start (or begin
-    mask) to the end (or end mask, or an end at or past a known extent), no ellipsis,
-    new-axis or shrink masks and no `offset`."""
+def strided_slice_takes_everything(op: Operator, *, shrink: bool = False) -> bool:
+    """STRIDED_SLICE reading every element in order: strides 1, from the start (or begin
+    mask) to the end (or end mask, or an end at or past a known extent), no ellipsis or
+    new-axis masks and no `offset`. With `shrink` the shrink mask must be set and name only
+    axes of size 1 (they are dropped); without it no axis may be shrunk."""
     x = op.input(0)
     o = op.options
-    if x is None or o is None or o.ellipsis_mask or o.new_axis_mask or o.shrink_axis_mask or getattr(o, "offset", False):
+    if x is None or o is None or o.ellipsis_mask or o.new_axis_mask or getattr(o, "offset", False):
+        return False
+    if bool(o.shrink_axis_mask) != shrink:
         return False
     begin, end, strides = (int_list(op.input(i)) for i in (1, 2, 3))
     rank = len(x.shape)
@@ -148,7 +151,10 @@ def strided_slice_is_identity(op: Operator) -> bool:
             return False
         if not (o.begin_mask >> i) & 1 and begin[i] != 0:
             return False
-        if not (o.end_mask >> i) & 1 and (sig[i] < 0 or end[i] < sig[i]):
+        if (o.shrink_axis_mask >> i) & 1:
+            if sig[i] != 1:
+                return False
+        elif not (o.end_mask >> i) & 1 and (sig[i] < 0 or end[i] < sig[i]):
             return False
     return True
 
@@ -160,7 +166,7 @@ class RemoveUnnecessaryStridedSlicePass(OperatorPass):
     operators = frozenset({"STRIDED_SLICE"})
 
     def rewrite(self, sg: Subgraph, op: Operator) -> bool:
-        return strided_slice_is_identity(op) and _identity(sg, op, 0)
+        return strided_slice_takes_everything(op) and _identity(sg, op, 0)
 
 
 class RemoveUnnecessarySplitPass(OperatorPass):

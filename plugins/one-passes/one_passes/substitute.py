@@ -23,6 +23,7 @@ from one_core.passes.rewrite import (
 
 from .common import activation, producer_in, same_encoding
 from .fuse import Act
+from .remove import strided_slice_takes_everything
 
 
 def _to_reshape(sg: Subgraph, op: Operator, x_index: int = 0) -> bool:
@@ -69,28 +70,7 @@ class SubstituteStridedSliceToReshapePass(OperatorPass):
     operators = frozenset({"STRIDED_SLICE"})
 
     def rewrite(self, sg: Subgraph, op: Operator) -> bool:
-        x, o = op.input(0), op.options
-        if x is None or o is None or not o.shrink_axis_mask or o.ellipsis_mask or o.new_axis_mask:
-            return False
-        if getattr(o, "offset", False):
-            return False
-        begin, end, strides = (int_list(op.input(i)) for i in (1, 2, 3))
-        rank = len(x.shape)
-        if begin is None or end is None or strides is None or not (len(begin) == len(end) == len(strides) == rank):
-            return False
-        sig = signature(x)
-        for i in range(rank):
-            if strides[i] != 1:
-                return False
-            if not (o.begin_mask >> i) & 1 and begin[i] != 0:
-                return False
-            shrink = (o.shrink_axis_mask >> i) & 1
-            if shrink:
-                if sig[i] != 1:
-                    return False
-            elif not (o.end_mask >> i) & 1 and (sig[i] < 0 or end[i] < sig[i]):
-                return False
-        return _to_reshape(sg, op)
+        return strided_slice_takes_everything(op, shrink=True) and _to_reshape(sg, op)
 
 
 class SubstituteTransposeToReshapePass(OperatorPass):
