@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-PLUGINS := plugins/one-frontend-tflite plugins/one-backend-runtime plugins/one-passes
+PLUGINS := plugins/one-frontend-tflite plugins/one-backend-runtime plugins/one-frontend-tf plugins/one-passes
 OUT := out
 
 .PHONY: setup demo test bench regen clean
