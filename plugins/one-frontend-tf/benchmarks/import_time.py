@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import io
 import json
 import os
@@ -34,6 +35,7 @@ MODELS = {"MobileNetV2": 96, "ResNet50": 64, "EfficientNetB0": 64, "InceptionV3"
 def timed(fn, repeat: int) -> list[float]:
     out = []
     for _ in range(repeat):
+        gc.collect()  # garbage of the previous run is not charged to this one
         start = time.perf_counter()
         with contextlib.redirect_stdout(io.StringIO()):
             fn()
@@ -55,6 +57,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models.split(","):
             size = MODELS[name]
+            keras.backend.clear_session()
             model = getattr(keras.applications, name)(weights=None, input_shape=(size, size, 3))
             saved = Path(tmp) / f"{name}_saved"
             with contextlib.redirect_stdout(io.StringIO()):

@@ -132,7 +132,7 @@ def _format_of(path: Path, label: str) -> str:
     if path.is_dir():
         if is_saved_model_dir(path):
             return "saved_model"
-        listing = sorted(p.name for p in path.iterdir())[:8]
+        listing = sorted(p.name for p in path.iterdir() if not p.name.startswith("."))[:6]
         raise InputError(
             f"{label}: not a SavedModel directory (no saved_model.pb or saved_model.pbtxt; "
             f"it holds: {', '.join(listing) or 'nothing'})"
