@@ -290,7 +290,7 @@ def graph_def(path: Path, options: Options, label: str) -> bytes:
 
 
 def module(obj: Any, options: Options, label: str) -> tuple[bytes, list[str]]:
-    tf = import_tf(options.verbose)
+    import_tf(options.verbose)
     _refuse(options, label, "a tf.Module")
     signatures = getattr(obj, "signatures", None)
     found: dict[str, Any] = {}

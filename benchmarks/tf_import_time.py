@@ -5,7 +5,8 @@ For each model (Keras applications with weights=None, float32), in one process, 
     `from_saved_model(dir).convert()`, `from_frozen_graph(...).convert()` / `from_keras_model` on
     the loaded `.keras` file), producing TFLite bytes;
   * ours: `one_core.load(source)` (converter + reading into the circle IR + checks).
-The median of --repeat runs of each, and our overhead in percent. Target (issue 4): <= 10 %.
+The median of --repeat runs of each (who goes first alternates), and our overhead in percent.
+Target (issue 4): <= 10 %.
 Prints a Markdown table; `--json FILE` also writes the numbers.
 """
 
@@ -25,7 +26,7 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import modelzoo  # noqa: E402
 
@@ -43,10 +44,24 @@ def timed(fn, repeat: int) -> list[float]:
     return out
 
 
+def _cases(tf, keras, one_core, model, saved: Path, keras_file: Path) -> dict:
+    """(bare converter, ours) callables per source kind."""
+    return {
+        "keras.Model": (lambda: tf.lite.TFLiteConverter.from_keras_model(model).convert(),
+                        lambda: one_core.load(model)),
+        "SavedModel": (lambda: tf.lite.TFLiteConverter.from_saved_model(str(saved)).convert(),
+                       lambda: one_core.load(saved)),
+        ".keras": (lambda: tf.lite.TFLiteConverter.from_keras_model(
+                       keras.models.load_model(keras_file, compile=False)).convert(),
+                   lambda: one_core.load(keras_file)),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--sources", default="keras.Model,SavedModel,.keras")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
@@ -64,22 +79,20 @@ def main() -> int:
                 model.export(saved, verbose=False)
                 keras_file = Path(tmp) / f"{name}.keras"
                 model.save(keras_file)
-            cases = {
-                "keras.Model": (lambda: tf.lite.TFLiteConverter.from_keras_model(model).convert(),
-                                lambda: one_core.load(model)),
-                "SavedModel": (lambda: tf.lite.TFLiteConverter.from_saved_model(str(saved)).convert(),
-                               lambda: one_core.load(saved)),
-                ".keras": (lambda: tf.lite.TFLiteConverter.from_keras_model(
-                               keras.models.load_model(keras_file, compile=False)).convert(),
-                           lambda: one_core.load(keras_file)),
-            }
+            cases = _cases(tf, keras, one_core, model, saved, keras_file)
             for kind, (bare, ours) in cases.items():
+                if kind not in args.sources.split(","):
+                    continue
                 timed(ours, 1)  # warm up both paths once (first traces, imports)
                 timed(bare, 1)
                 t_bare, t_ours = [], []
-                for _ in range(args.repeat):  # alternate, so drifts hit both alike
-                    t_bare += timed(bare, 1)
-                    t_ours += timed(ours, 1)
+                for i in range(args.repeat):  # alternate, and swap who goes first, so drifts hit both alike
+                    if i % 2:
+                        t_ours += timed(ours, 1)
+                        t_bare += timed(bare, 1)
+                    else:
+                        t_bare += timed(bare, 1)
+                        t_ours += timed(ours, 1)
                 b, o = statistics.median(t_bare), statistics.median(t_ours)
                 rows.append({"model": f"{name} {size}x{size}", "source": kind, "bare_s": b, "ours_s": o,
                              "overhead_pct": 100.0 * (o - b) / b})
