@@ -12,12 +12,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from one_core.errors import InputError
+from one_core.options import parse_bool as _bool
+from one_core.options import parse_choice as _choice
+from one_core.options import parse_names as _names
+from one_core.options import parse_shape as _shape
+from one_core.options import parse_shapes as _shapes
 
 MODEL_FORMATS = ("graph_def", "saved_model", "keras_model")
 CONVERTER_VERSIONS = ("v1", "v2")
-
-_TRUE = {"1", "true", "yes", "on", "y"}
-_FALSE = {"0", "false", "no", "off", "n", ""}
 
 #: option name -> one-line help (shown by `one import-tf --help` and docs/frontend-tf.md)
 OPTION_HELP = {
@@ -145,62 +147,3 @@ def parse_options(options: Mapping[str, Any], label: str) -> Options:
         else:
             raise InputError(f"{label}: custom_objects must be a dict or a comma-separated list of modules")
     return o
-
-
-def _choice(name: str, value: Any, choices: tuple[str, ...], label: str) -> str:
-    text = str(value).strip().lower().lstrip("-")
-    if text not in choices:
-        raise InputError(f"{label}: {name} must be one of {', '.join(choices)} (got {value!r})")
-    return text
-
-
-def _bool(name: str, value: Any, label: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise InputError(f"{label}: {name} must be true or false (got {value!r})")
-
-
-def _names(name: str, value: Any, label: str) -> list[str] | None:
-    if value is None:
-        return None
-    items = value.split(",") if isinstance(value, str) else list(value)
-    names = [str(v).strip() for v in items]
-    if not names or any(not n for n in names):
-        raise InputError(f"{label}: {name} must be comma-separated names (got {value!r})")
-    return names
-
-
-def _shapes(value: Any, label: str) -> list[list[int] | None]:
-    if isinstance(value, str):
-        return [_shape(part, label) for part in value.split(":")]
-    items = list(value)
-    if items and all(isinstance(v, (int,)) or v is None for v in items):
-        items = [items]  # one shape given as a flat list
-    return [_shape(v, label) for v in items]
-
-
-def _shape(value: Any, label: str) -> list[int]:
-    try:
-        if isinstance(value, str):
-            text = value.strip().strip("[]()")
-            return [] if not text else [_dim(d) for d in text.split(",")]
-        return [_dim(d) for d in value]
-    except (TypeError, ValueError):
-        raise InputError(
-            f"{label}: input_shapes must be comma-separated integers per input, inputs separated "
-            f"by ':' (e.g. 1,224,224,3:1,10), got {value!r}"
-        ) from None
-
-
-def _dim(d: Any) -> int:
-    if d is None or (isinstance(d, str) and d.strip() in ("?", "None", "none")):
-        return -1
-    n = int(str(d).strip()) if isinstance(d, str) else int(d)
-    if n < -1:
-        raise ValueError(n)
-    return n

@@ -1,0 +1,106 @@
+"""Helpers several converters share: axes, padding, activation-free options, constant inputs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from one_core.ir import DType, Tensor
+from one_core.ir.options import PadOptions, Padding, PadV2Options, ReshapeOptions
+
+from ..context import Context, Node, Unsupported
+
+
+def axis_of(node: Node, axis: int, rank: int) -> int:
+    """`axis` made non-negative, checked against `rank`."""
+    if not -rank <= axis < max(rank, 1):
+        raise Unsupported(f"axis {axis} is out of range for rank {rank}")
+    return axis % rank if rank else 0
+
+
+def const_input(cx: Context, node: Node, index: int, what: str) -> np.ndarray | None:
+    """Input `index` as an import-time value (None when omitted); Unsupported when it is computed
+    at run time and circle needs it fixed."""
+    name = node.input(index)
+    if not name:
+        return None
+    value = cx.const(name)
+    if value is None:
+        raise Unsupported(f"{what} ('{name}') must be known at import, not computed at run time")
+    return value
+
+
+def int32_const(cx: Context, values: Sequence[int] | np.ndarray, hint: str) -> Tensor:
+    return cx.constant(np.asarray(values, dtype=np.int32).reshape(-1) if np.ndim(values) else
+                       np.asarray(values, np.int32), hint)
+
+
+def reshape(cx: Context, x: Tensor, shape: Sequence[int], out: Tensor | None = None) -> Tensor:
+    """x reshaped to `shape` (one -1 allowed)."""
+    shape = [int(d) for d in shape]
+    if out is None:
+        out = cx.temp(x.name + "_r", x.dtype, [None if d < 0 else d for d in shape])
+    cx.emit("RESHAPE", [x, int32_const(cx, shape, "shape")], [out], ReshapeOptions(new_shape=shape))
+    return out
+
+
+def spatial_pads(cx: Context, node: Node, in_spatial: Sequence[int | None], kernel: Sequence[int],
+                 strides: Sequence[int], dilations: Sequence[int]) -> list[tuple[int, int]]:
+    """Explicit (begin, end) padding per spatial dimension, resolving `auto_pad`."""
+    n = len(kernel)
+    auto = node.attr("auto_pad", "NOTSET")
+    if auto in ("NOTSET", ""):
+        pads = list(node.attr("pads", [0] * (2 * n)))
+        if len(pads) != 2 * n:
+            raise Unsupported(f"pads has {len(pads)} values for {n} spatial dimensions")
+        return [(int(pads[i]), int(pads[i + n])) for i in range(n)]
+    if auto == "VALID":
+        return [(0, 0)] * n
+    if auto not in ("SAME_UPPER", "SAME_LOWER"):
+        raise Unsupported(f"auto_pad '{auto}' is not an ONNX padding mode")
+    out = []
+    for size, k, s, d in zip(in_spatial, kernel, strides, dilations):
+        if size is None:
+            raise Unsupported(f"auto_pad {auto} needs static spatial dimensions (give --input_shapes)")
+        total = max((-(-size // s) - 1) * s + (k - 1) * d + 1 - size, 0)
+        small, big = total // 2, total - total // 2
+        out.append((small, big) if auto == "SAME_UPPER" else (big, small))
+    return out
+
+
+def circle_padding(pads: Sequence[tuple[int, int]], in_spatial: Sequence[int | None], kernel: Sequence[int],
+                   strides: Sequence[int], dilations: Sequence[int]) -> Padding | None:
+    """The circle padding mode that equals `pads`, or None when only an explicit PAD can."""
+    if all(p == (0, 0) for p in pads):
+        return Padding.VALID
+    if any(size is None for size in in_spatial):
+        return None
+    same = []
+    for size, k, s, d in zip(in_spatial, kernel, strides, dilations):
+        total = max((-(-size // s) - 1) * s + (k - 1) * d + 1 - size, 0)  # type: ignore[operator]
+        same.append((total // 2, total - total // 2))
+    return Padding.SAME if list(pads) == same else None
+
+
+def pad_channels_last(cx: Context, x: Tensor, pads: Sequence[tuple[int, int]], value: float = 0.0) -> Tensor:
+    """x (N, spatial..., C) padded on its spatial dimensions."""
+    paddings = np.array([(0, 0), *pads, (0, 0)], np.int32)
+    sig = x.shape_signature or x.shape
+    shape = [None if sig[0] < 0 else x.shape[0]]
+    shape += [None if sig[i + 1] < 0 else x.shape[i + 1] + b + e for i, (b, e) in enumerate(pads)]
+    shape += [None if sig[-1] < 0 else x.shape[-1]]
+    out = cx.temp(x.name + "_pad", x.dtype, shape)
+    if value == 0.0:
+        cx.emit("PAD", [x, cx.constant(paddings, "paddings")], [out], PadOptions())
+    else:
+        fill = cx.constant(np.array(value, dtype=x.dtype.numpy), "pad_value")
+        cx.emit("PADV2", [x, cx.constant(paddings, "paddings"), fill], [out], PadV2Options())
+    return out
+
+
+def same_dtype(cx: Context, node: Node, names: Sequence[str]) -> DType:
+    dtypes = {cx.dtype(n) for n in names if n}
+    if len(dtypes) != 1:
+        raise Unsupported(f"inputs have different element types {sorted(d.name for d in dtypes)}")
+    return dtypes.pop()
