@@ -6,7 +6,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-PLUGINS := plugins/one-frontend-tflite plugins/one-backend-runtime plugins/one-frontend-tf plugins/one-passes
+PLUGINS := plugins/one-frontend-tflite plugins/one-backend-runtime plugins/one-frontend-tf plugins/one-passes \
+           plugins/one-frontend-onnx
 OUT := out
 
 .PHONY: setup demo test bench regen clean

@@ -108,9 +108,9 @@ def _cache_key(name: str, params: dict[str, Any]) -> str:
     return re.sub(r"[^A-Za-z0-9_.=+-]", "_", "-".join(parts))
 
 
-def _cached(name: str, params: dict[str, Any], build: Callable[[], bytes]) -> Path:
+def _cached(name: str, params: dict[str, Any], build: Callable[[], bytes], suffix: str = ".tflite") -> Path:
     directory = cache_dir()
-    path = directory / f"{_cache_key(name, params)}.tflite"
+    path = directory / f"{_cache_key(name, params)}{suffix}"
     if path.exists():
         return path
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.stem}.", suffix=".tmp")
@@ -165,18 +165,22 @@ def _build_to_file(name: str, params: dict[str, Any], out: str) -> None:
     _write_file(out, globals()[name].__wrapped__(**params))
 
 
-def _zoo_model(fn: Callable[..., bytes]) -> Callable[..., Path]:
-    """Turn ``fn(**params) -> tflite bytes`` into a cached ``fn(**params) -> Path``."""
+def _zoo_model(fn: Callable[..., bytes], suffix: str = ".tflite") -> Callable[..., Path]:
+    """Turn ``fn(**params) -> model bytes`` into a cached ``fn(**params) -> Path``."""
     signature = inspect.signature(fn)
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Path:
         bound = signature.bind(*args, **kwargs)
         bound.apply_defaults()
-        return _cached(fn.__name__, dict(bound.arguments), lambda: fn(*bound.args, **bound.kwargs))
+        return _cached(fn.__name__, dict(bound.arguments), lambda: fn(*bound.args, **bound.kwargs), suffix)
 
     wrapper.__annotations__ = {**fn.__annotations__, "return": Path}
     return wrapper
+
+
+def _zoo_onnx_model(fn: Callable[..., bytes]) -> Callable[..., Path]:
+    return _zoo_model(fn, ".onnx")
 
 
 # --------------------------------------------------------------------------------------
@@ -351,6 +355,22 @@ def _informative_application(app_name: str, input_size: int, quantize: str | Non
 # --------------------------------------------------------------------------------------
 # Models
 # --------------------------------------------------------------------------------------
+
+
+@_zoo_onnx_model
+def keras_onnx(app_name: str, input_size: int) -> bytes:
+    """A Keras application (informative weights, float32, NHWC input, logits) exported by tf2onnx
+    (opset 17): the Transpose-into-NCHW graphs users get from the TensorFlow world."""
+    tf, keras, rng = _start()
+    model = getattr(keras.applications, app_name)(weights=None, input_shape=(input_size, input_size, 3),
+                                                  classifier_activation=None)
+    _make_keras_model_informative(model, rng)
+    _check_informative(model, rng)
+    import tf2onnx
+
+    spec = (tf.TensorSpec((1, input_size, input_size, 3), tf.float32, name="input"),)
+    proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=17)
+    return proto.SerializeToString()
 
 
 @_zoo_model

@@ -486,3 +486,22 @@ def test_int16_comparisons(tmp_path, op):
     a = rng.integers(-300, 300, size=S4).astype(np.int16)
     b = (a.astype(np.int32) * 2 + rng.integers(-1, 2, size=S4)).clip(-32768, 32767).astype(np.int16)
     check(path, inputs=[a, b])
+
+
+def test_atan2_float():
+    path = tflite_model(lambda y, x: tf.math.atan2(y, x), [((3, 4, 5), np.float32)] * 2)
+    check_against_default_kernels(path)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.int16, np.int32, np.uint32])
+def test_bitwise_xor_and_right_shift(dtype):
+    def fn(a, b, s):
+        return tf.bitwise.bitwise_xor(a, b), tf.bitwise.right_shift(a, s)
+
+    path = tflite_model(fn, [((4, 6), dtype), ((6,), dtype), ((4, 6), dtype)], tag=np.dtype(dtype).name)
+    rng = np.random.default_rng(1)
+    info = np.iinfo(dtype)
+    a = rng.integers(info.min, info.max, (4, 6), endpoint=True).astype(dtype)
+    b = rng.integers(info.min, info.max, (6,), endpoint=True).astype(dtype)
+    shifts = rng.integers(0, info.bits, (4, 6)).astype(dtype)
+    check_against_default_kernels(path, inputs=[a, b, shifts])

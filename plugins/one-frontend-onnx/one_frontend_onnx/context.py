@@ -150,6 +150,11 @@ class Context:
 
     # --- making values ------------------------------------------------------------------------
 
+    def declare(self, name: str, dtype: DType, shape: Sequence[int | None] | None) -> None:
+        """Give the type and shape of a value no ONNX node of the model defines (one a converter
+        makes up to hand to another converter)."""
+        self.graph.types[name] = (dtype, None if shape is None else list(shape))
+
     def set_const(self, name: str, value: np.ndarray) -> None:
         """Record `name` as a constant known at import (no operator is emitted for it)."""
         self.consts[name] = np.asarray(value)

@@ -7,7 +7,9 @@ Small initializers stay, because shape inference reads their values (Reshape's s
 
 from __future__ import annotations
 
+import numpy as np
 import onnx
+from onnx import numpy_helper
 
 from one_core.ir import DType
 
@@ -87,3 +89,30 @@ def _collect(graph: onnx.GraphProto, found: dict[str, tuple[DType | None, Shape 
             elif attr.type == onnx.AttributeProto.GRAPHS:
                 for g in attr.graphs:
                     _collect(g, found)
+
+
+def infer_node(node: onnx.NodeProto, opset: int, inputs: dict[str, tuple[DType, Shape | None]],
+               values: dict[str, np.ndarray]) -> dict[str, tuple[DType | None, Shape | None]]:
+    """Types and shapes of one node's outputs from ONNX's inference for that operator, given what
+    conversion knows of its inputs: shapes, and values folded at import that ONNX's whole-model
+    inference could not see (a Split whose sizes come from Shape arithmetic, ...)."""
+    try:
+        schema = onnx.defs.get_schema(node.op_type, max_inclusive_version=opset, domain=node.domain)
+    except Exception:
+        return {}
+    types = {}
+    for name, (dtype, shape) in inputs.items():
+        elem = onnx.helper.np_dtype_to_tensor_dtype(np.dtype(dtype.numpy)) if dtype.numpy is not None else 0
+        types[name] = onnx.helper.make_tensor_type_proto(elem, None if shape is None else
+                                                         [d if d is not None else None for d in shape])
+    data = {n: numpy_helper.from_array(v, n) for n, v in values.items() if v.size <= SMALL}
+    try:
+        found = onnx.shape_inference.infer_node_outputs(schema, node, types, data)
+    except Exception:
+        return {}
+    out: dict[str, tuple[DType | None, Shape | None]] = {}
+    info = onnx.GraphProto()
+    for name, proto in found.items():
+        info.output.append(onnx.helper.make_value_info(name, proto))
+    _collect(info, out)
+    return out

@@ -52,6 +52,7 @@ from .elementwise import (
 from .quant import is_quantized, quantize_multiplier, round_half_away
 
 _SMALL_INT = (DType.INT8, DType.UINT8)
+_FLOAT_TYPES = (DType.FLOAT32, DType.FLOAT64)  # float64: not a TFLite case, computed in float64
 
 
 def _np(t) -> np.dtype:
@@ -246,12 +247,13 @@ def _rows(x: np.ndarray) -> np.ndarray:
 def softmax(ctx: OpContext) -> KernelFn:
     t = ctx.inputs[0]
     beta = float(ctx.options.beta) if ctx.options is not None else 1.0
-    if t.dtype == DType.FLOAT32:
+    if t.dtype in _FLOAT_TYPES:
         b = F32(beta)
 
         def run(inputs: Sequence[np.ndarray | None]) -> list[np.ndarray]:
             x = inputs[0]
-            r = np.subtract(x, x.max(axis=-1, keepdims=True))
+            with np.errstate(invalid="ignore"):  # a row of -inf (masked attention) is NaN, as in TFLite
+                r = np.subtract(x, x.max(axis=-1, keepdims=True))
             if b != 1:
                 r *= b
             np.exp(r, out=r)
@@ -367,7 +369,7 @@ def _log_x_for_x_ge_1(input_val: np.ndarray, output_integer_bits: int, input_int
 @kernel("LOG_SOFTMAX")
 def log_softmax(ctx: OpContext) -> KernelFn:
     t = ctx.inputs[0]
-    if t.dtype == DType.FLOAT32:
+    if t.dtype in _FLOAT_TYPES:
 
         def run(inputs: Sequence[np.ndarray | None]) -> list[np.ndarray]:
             x = inputs[0]

@@ -1,4 +1,5 @@
-"""Convolutions on channels-last tensors: CONV_2D, DEPTHWISE_CONV_2D, TRANSPOSE_CONV, CONV_3D.
+"""Convolutions on channels-last tensors: CONV_2D, DEPTHWISE_CONV_2D, TRANSPOSE_CONV, CONV_3D,
+CONV_3D_TRANSPOSE.
 
 How they are computed (the factory re-lays out the weights once; a run does no Python loop over
 pixels):
@@ -11,7 +12,8 @@ pixels):
   reaches, in blocks of rows; each tap's weights are repeated along the output columns so
   numpy's inner loops run over columns * channels. Strided taps read phase planes of the input.
 - TRANSPOSE_CONV multiplies the input by the weights laid out as [in_channels, taps *
-  out_channels] and adds each tap's slice into the output at its stride (col2im).
+  out_channels] and adds each tap's slice into the output at its stride (col2im); so does
+  CONV_3D_TRANSPOSE, and TRANSPOSE_CONV with weights computed at run time (float only).
 
 Integer models run the same float code on integer-valued arrays and stay exact: every product
 and partial sum is an integer below 2**24 (float32) or 2**53 (float64); which one is chosen
@@ -27,6 +29,7 @@ with the dense, pooling and resize kernels."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -480,8 +483,8 @@ def _conv_nd(ctx: OpContext, nd: int) -> Callable:
     padding = int(o.padding)
     w = ctx.constant(1)
     where = f"{ctx.op.name} '{y_t.name}'"
-    if b_t is not None and bias is None:
-        raise OneError(f"{where}: the bias must be a constant")
+    if b_t is not None and bias is None and not x_t.dtype == w_t.dtype == DType.FLOAT32:
+        raise OneError(f"{where}: the bias must be a constant (but in float convolutions)")
 
     def layout(weights: np.ndarray) -> tuple[np.ndarray, tuple[int, ...], int, int]:
         """weights as [taps * in, out], the kernel size, in and out channels."""
@@ -499,9 +502,12 @@ def _conv_nd(ctx: OpContext, nd: int) -> Callable:
             raise OneError(f"{where}: quantized convolution needs constant weights")
 
         def run_dynamic(inputs: Sequence[np.ndarray | None]) -> list[np.ndarray]:
+            x = inputs[0]
             wmat, ks, cin, cout = layout(np.asarray(inputs[1], np.float32))
-            p = Im2col(inputs[0].shape, ks, strides, dilations, padding)
-            return [_float_conv(p, inputs[0], np.ascontiguousarray(wmat), cin, cout, inputs[2] if len(inputs) > 2 else None, act, get)]
+            groups = x.shape[-1] // cin if cin and x.shape[-1] % cin == 0 else 1
+            wmat = _grouped(np.ascontiguousarray(wmat), ks, cin, cout, groups)
+            p = Im2col(x.shape, ks, strides, dilations, padding)
+            return [_float_conv(p, x, wmat, cin, cout, inputs[2] if len(inputs) > 2 else None, act, get, groups)]
 
         return run_dynamic
 
@@ -515,7 +521,8 @@ def _conv_nd(ctx: OpContext, nd: int) -> Callable:
 
         def run(inputs: Sequence[np.ndarray | None]) -> list[np.ndarray]:
             x = inputs[0]
-            return [_float_conv(plan(x.shape), x, wmat, cin, cout, b, act, get, groups)]
+            b_now = b if b is not None or b_t is None else inputs[2]  # a bias computed at run time
+            return [_float_conv(plan(x.shape), x, wmat, cin, cout, b_now, act, get, groups)]
 
         return run
 
@@ -928,6 +935,8 @@ def transpose_conv(ctx: OpContext) -> Callable:
     padding = int(o.padding)
     w = ctx.constant(1)
     where = f"TRANSPOSE_CONV '{y_t.name}'"
+    if x_t.dtype == DType.FLOAT32 and w_t.dtype == DType.FLOAT32 and (w is None or (b_t is not None and bias is None)):
+        return _transpose_conv_dynamic(ctx, strides, padding, act)
     if w is None or (b_t is not None and bias is None):
         raise OneError(f"{where}: the weights and bias must be constants")
     cout, kh, kw, cin = w.shape
@@ -1012,3 +1021,70 @@ def transpose_conv(ctx: OpContext) -> Callable:
         return [rq(acc)]
 
     return run_q
+
+
+def _transpose_conv_dynamic(ctx: OpContext, strides: tuple[int, int], padding: int, act: int) -> Callable:
+    """Float TRANSPOSE_CONV whose weights or bias are computed at run time."""
+    dilations = (1, 1)
+
+    def run(inputs: Sequence[np.ndarray | None]) -> list[np.ndarray]:
+        w = np.asarray(inputs[1], np.float32).transpose(1, 2, 0, 3)  # OHWI -> HWOI
+        bias = inputs[3] if len(inputs) > 3 else None
+        return [_transposed_nd(inputs[2], w, bias, inputs[0], strides, dilations, padding, act)]
+
+    return run
+
+
+def _transposed_nd(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, shape_arg: np.ndarray,
+                   strides: Sequence[int], dilations: Sequence[int], padding: int, act: int) -> np.ndarray:
+    """A float transposed convolution: x [N, *spatial, I], w [*kernel, O, I]; input cell i adds
+    its product with tap k at output i * stride + k * dilation - pad, where pad is TFLite's padding
+    of a convolution of the output's size (0 for VALID); cells outside the output are dropped."""
+    out_shape = tuple(int(v) for v in np.asarray(shape_arg).ravel())
+    nd = x.ndim - 2
+    ksize, cout, cin = w.shape[:nd], w.shape[nd], w.shape[nd + 1]
+    if len(out_shape) != nd + 2 or out_shape[0] != x.shape[0] or out_shape[-1] != cout or x.shape[-1] != cin:
+        raise OneError(f"transposed convolution: output shape {list(out_shape)} does not fit input "
+                       f"{list(x.shape)} and weights {list(w.shape)}")
+    cols = np.matmul(x.reshape(-1, cin), w.reshape(-1, cout, cin).transpose(2, 0, 1).reshape(cin, -1))
+    cols = cols.reshape(*x.shape[:-1], *ksize, cout)
+    out = np.zeros(out_shape, np.float32)
+    axes = []
+    for i in range(nd):
+        size, o, k, s, d = x.shape[i + 1], out_shape[i + 1], ksize[i], strides[i], dilations[i]
+        _, pad = out_size_and_pad(padding, o, k, s, d)
+        taps = []
+        for t in range(k):
+            off = t * d - pad  # output index of input 0
+            i0 = max(0, _ceil_div(-off, s))
+            i1 = min(size, (o - 1 - off) // s + 1)
+            if i1 > i0:
+                o0 = i0 * s + off
+                taps.append((t, slice(i0, i1), slice(o0, o0 + (i1 - i0 - 1) * s + 1, s)))
+        axes.append(taps)
+    for combo in itertools.product(*axes):
+        src = (slice(None), *(t[1] for t in combo), *(t[0] for t in combo))
+        dst = out[(slice(None), *(t[2] for t in combo))]
+        np.add(dst, cols[src], out=dst)
+    if bias is not None:
+        np.add(out, np.asarray(bias, np.float32), out=out)
+    return apply_activation(out, act)
+
+
+@kernel("CONV_3D_TRANSPOSE")
+def conv_3d_transpose(ctx: OpContext) -> Callable:
+    """TFLite's CONV_3D_TRANSPOSE (float32): weights [D, H, W, O, I], dilations allowed."""
+    o = ctx.options
+    x_t, w_t = ctx.inputs[2], ctx.inputs[1]
+    if x_t.dtype != DType.FLOAT32 or w_t.dtype != DType.FLOAT32:
+        raise OneError(f"CONV_3D_TRANSPOSE '{ctx.outputs[0].name}': only float32 is supported (as in TFLite)")
+    strides = (_option(o, "stride_d"), _option(o, "stride_h"), _option(o, "stride_w"))
+    dilations = (_option(o, "dilation_d_factor"), _option(o, "dilation_h_factor"), _option(o, "dilation_w_factor"))
+    padding, act = int(o.padding), int(o.fused_activation_function)
+
+    def run(inputs: Sequence[np.ndarray | None]) -> list[np.ndarray]:
+        bias = inputs[3] if len(inputs) > 3 else None
+        return [_transposed_nd(inputs[2], np.asarray(inputs[1], np.float32), bias, inputs[0], strides, dilations,
+                               padding, act)]
+
+    return run

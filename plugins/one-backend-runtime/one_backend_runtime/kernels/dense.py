@@ -227,6 +227,16 @@ def batch_matmul(ctx: OpContext) -> Callable:
     if a_t.dtype == DType.FLOAT32 and b_t.dtype == DType.INT8 and rhs is not None and is_quantized(b_t):
         return _hybrid_bmm(ctx, np.asarray(rhs), adj_a, adj_b)
 
+    if a_t.dtype == b_t.dtype == DType.INT8 and y_t.dtype == DType.INT32:
+        # LiteRT's int8 x int8 -> int32 product: the raw integers, zero points not applied.
+        # Every partial sum is below 2**14 * K, exact in float64.
+        def run_i32(inputs: Sequence[np.ndarray | None]) -> list[np.ndarray]:
+            a = orient(inputs[0], adj_a).astype(np.float64)
+            b = orient(rhs if rhs is not None else inputs[1], adj_b).astype(np.float64)
+            return [np.matmul(a, b).astype(np.int32)]
+
+        return run_i32
+
     if not (is_quantized(a_t) and is_quantized(b_t) and is_quantized(y_t)):
         raise OneError(f"{where}: unsupported types {a_t.dtype.name} x {b_t.dtype.name} -> {y_t.dtype.name}")
     s_a, z_a = qparams(a_t)

@@ -1,4 +1,4 @@
-"""Elementwise kernels: arithmetic, comparisons, logic, selection and unary math.
+"""Elementwise kernels: arithmetic, comparisons, logic, selection, bitwise operations and unary math.
 
 Float kernels are numpy ufuncs on float32 (never promoted to float64). Integer kernels give the
 integers of LiteRT's reference kernels (tflite/kernels/*.cc and internal/reference/*.h), step
@@ -489,7 +489,7 @@ def _add_sub_int16_pot(ctx: OpContext, sign: int) -> KernelFn | None:
 def _add_sub_factory(ctx: OpContext, sign: int) -> KernelFn:
     out = ctx.outputs[0]
     act = activation_code(ctx)
-    if out.dtype == DType.FLOAT32:
+    if out.dtype in (DType.FLOAT32, DType.FLOAT64):  # float64: beyond TFLite, for ONNX's double models
         ufunc = np.add if sign > 0 else np.subtract
 
         def run_float(inputs: Sequence[np.ndarray | None]) -> list[np.ndarray]:
@@ -564,7 +564,7 @@ def sub(ctx: OpContext) -> KernelFn:
 def mul(ctx: OpContext) -> KernelFn:
     a_t, b_t, out = ctx.inputs[0], ctx.inputs[1], ctx.outputs[0]
     act = activation_code(ctx)
-    if out.dtype == DType.FLOAT32:
+    if out.dtype in (DType.FLOAT32, DType.FLOAT64):
 
         def run_float(inputs: Sequence[np.ndarray | None]) -> list[np.ndarray]:
             return [apply_activation(np.multiply(inputs[0], inputs[1]), act)]
@@ -590,7 +590,8 @@ def mul(ctx: OpContext) -> KernelFn:
             return [fn(inputs[0], inputs[1]).astype(np.int16)]
 
         return run16
-    if out.dtype in (DType.INT32, DType.INT64, DType.INT16, DType.UINT32):
+    if out.dtype in (DType.INT32, DType.INT64, DType.INT16, DType.UINT32, DType.INT8, DType.UINT8):
+        # int8/uint8 without quantization (not a TFLite case): integers multiplied with wrap-around.
         dtype = _int_dtype(out)
         lo, hi = _int_activation_range(act, dtype)
 
@@ -655,7 +656,7 @@ def div(ctx: OpContext) -> KernelFn:
 
         def run_float(inputs: Sequence[np.ndarray | None]) -> list[np.ndarray]:
             with np.errstate(divide="ignore", invalid="ignore"):
-                r = np.divide(inputs[0], inputs[1])
+                r = np.asarray(np.divide(inputs[0], inputs[1]))  # 0-d inputs give a numpy scalar
             # The reference kernel clamps to the activation range, so x/0 gives +-FLT_MAX.
             np.maximum(r, lo, out=r)
             np.minimum(r, hi, out=r)
@@ -685,7 +686,8 @@ def div(ctx: OpContext) -> KernelFn:
             return [fn(a, b).astype(np.int16)]
 
         return run16
-    if out.dtype in (DType.INT32, DType.INT64):
+    if out.dtype in (DType.INT32, DType.INT64, DType.INT16, DType.INT8, DType.UINT8):
+        # int8/int16/uint8 without quantization (not a TFLite case): divided like int32.
         dtype = _int_dtype(out)
         lo, hi = _int_activation_range(act, dtype)
 
@@ -779,6 +781,17 @@ def _max_min(ufunc) -> Callable[[OpContext], KernelFn]:
 
 kernel("MAXIMUM")(_max_min(np.maximum))
 kernel("MINIMUM")(_max_min(np.minimum))
+
+
+@kernel("ATAN2")
+def atan2(ctx: OpContext) -> KernelFn:
+    if ctx.outputs[0].dtype not in _FLOATS:
+        raise unsupported(ctx)
+
+    def run(inputs: Sequence[np.ndarray | None]) -> list[np.ndarray]:
+        return [np.arctan2(inputs[0], inputs[1])]
+
+    return run
 
 
 @kernel("FLOOR_DIV")
@@ -891,6 +904,41 @@ def select(ctx: OpContext) -> KernelFn:
 def select_v2(ctx: OpContext) -> KernelFn:
     def run(inputs: Sequence[np.ndarray | None]) -> list[np.ndarray]:
         return [np.where(inputs[0], inputs[1], inputs[2])]
+
+    return run
+
+
+# --------------------------------------------------------------------------------------------
+# Bitwise: BITWISE_XOR, RIGHT_SHIFT (TFLite: 8/16/32-bit integers; here int64 and uint64 too)
+# --------------------------------------------------------------------------------------------
+
+
+def _integers_only(ctx: OpContext) -> np.dtype:
+    dtype = ctx.outputs[0].dtype.numpy
+    if dtype is None or not np.issubdtype(dtype, np.integer):
+        raise unsupported(ctx)
+    return np.dtype(dtype)
+
+
+@kernel("BITWISE_XOR")
+def bitwise_xor(ctx: OpContext) -> KernelFn:
+    _integers_only(ctx)
+
+    def run(inputs: Sequence[np.ndarray | None]) -> list[np.ndarray]:
+        return [np.bitwise_xor(inputs[0], inputs[1])]
+
+    return run
+
+
+@kernel("RIGHT_SHIFT")
+def right_shift(ctx: OpContext) -> KernelFn:
+    # TFLite clamps the shift amount to [0, width - 1]: arithmetic for signed types, logical for unsigned.
+    dtype = _integers_only(ctx)
+    widest = 8 * dtype.itemsize - 1
+
+    def run(inputs: Sequence[np.ndarray | None]) -> list[np.ndarray]:
+        amount = np.clip(inputs[1], 0, widest).astype(dtype)
+        return [np.right_shift(inputs[0], amount)]
 
     return run
 

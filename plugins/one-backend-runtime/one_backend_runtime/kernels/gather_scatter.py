@@ -1,7 +1,7 @@
-"""Index-driven kernels: GATHER, GATHER_ND, SCATTER_ND, ONE_HOT, WHERE, and DENSIFY (a sparse
-constant expanded to a dense array). `densify()` decodes a sparse tensor and `dense_constant()`
-gives any tensor's value known at prepare time (a constant, decoded if sparse, or a DENSIFY
-result), for kernels that take weights as constants.
+"""Index-driven kernels: GATHER, GATHER_ND, SCATTER_ND, UNSORTED_SEGMENT_SUM/PROD/MAX/MIN, ONE_HOT,
+WHERE, and DENSIFY (a sparse constant expanded to a dense array). `densify()` decodes a sparse
+tensor and `dense_constant()` gives any tensor's value known at prepare time (a constant, decoded
+if sparse, or a DENSIFY result), for kernels that take weights as constants.
 
 Indices out of range are errors, as in TFLite (numpy would wrap negative ones)."""
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import weakref
+from collections.abc import Callable
 
 import numpy as np
 
@@ -88,6 +89,49 @@ def scatter_nd(ctx: OpContext) -> KernelFn:
         return [out]
 
     return run
+
+
+def _segment_reduction(ufunc: np.ufunc, initial) -> Callable[[OpContext], KernelFn]:
+    """UNSORTED_SEGMENT_*: output[s] combines, with `ufunc`, the slices of data whose segment id is
+    s, starting from `initial(dtype)`, which empty segments keep (TFLite's kInitialValue: 0, 1,
+    the lowest or the highest finite value); negative ids are skipped."""
+
+    def factory(ctx: OpContext) -> KernelFn:
+        what = where(ctx)
+        dtype = out_dtype(ctx)
+        fixed = ctx.constant(2)
+        start = initial(dtype)
+
+        def run(inputs: Inputs) -> list[np.ndarray]:
+            data, ids = inputs[0], np.asarray(inputs[1]).astype(np.int64)
+            n = scalar(fixed if fixed is not None else inputs[2])
+            if ids.shape != data.shape[: ids.ndim]:
+                raise InvalidModelError(f"{what}: segment ids {ids.shape} do not lead the data shape {data.shape}")
+            rest = data.shape[ids.ndim :]
+            flat = ids.reshape(-1)
+            _check_range(flat[flat >= 0], n, what)
+            out = np.full((n, *rest), start, dtype)
+            keep = flat >= 0
+            ufunc.at(out, flat[keep], data.reshape(-1, *rest)[keep])
+            return [out]
+
+        return run
+
+    return factory
+
+
+def _lowest(dtype: np.dtype):
+    return np.finfo(dtype).min if np.issubdtype(dtype, np.floating) else np.iinfo(dtype).min
+
+
+def _highest(dtype: np.dtype):
+    return np.finfo(dtype).max if np.issubdtype(dtype, np.floating) else np.iinfo(dtype).max
+
+
+kernel("UNSORTED_SEGMENT_SUM")(_segment_reduction(np.add, lambda d: 0))
+kernel("UNSORTED_SEGMENT_PROD")(_segment_reduction(np.multiply, lambda d: 1))
+kernel("UNSORTED_SEGMENT_MAX")(_segment_reduction(np.maximum, _lowest))
+kernel("UNSORTED_SEGMENT_MIN")(_segment_reduction(np.minimum, _highest))
 
 
 @kernel("ONE_HOT")

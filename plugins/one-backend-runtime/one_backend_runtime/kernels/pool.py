@@ -17,8 +17,7 @@ from one_core.ir import DType
 
 from .base import OpContext, apply_activation, kernel
 from .conv import Axis
-from .quant import tensor_activation_range
-from .quant import is_quantized
+from .quant import dtype_range, is_quantized, tensor_activation_range
 
 
 class _Plan:
@@ -103,9 +102,11 @@ def pool_2d(ctx: OpContext) -> Callable:
 
         return run_avg
 
-    if name == "L2_POOL_2D" or not is_quantized(x_t):
+    # LiteRT also takes integer maxima without quantization parameters (the whole type's range)
+    plain_max = name == "MAX_POOL_2D" and act == 0 and x_t.dtype in (DType.INT8, DType.UINT8, DType.INT16)
+    if name == "L2_POOL_2D" or not (is_quantized(x_t) or plain_max):
         raise OneError(f"{where}: unsupported type {x_t.dtype.name}")
-    lo, hi = tensor_activation_range(act, y_t)
+    lo, hi = tensor_activation_range(act, y_t) if is_quantized(y_t) else dtype_range(y_t.dtype.numpy)
     out_type = y_t.dtype.numpy
     if name == "MAX_POOL_2D":
         info_min = int(np.iinfo(x_t.dtype.numpy).min)

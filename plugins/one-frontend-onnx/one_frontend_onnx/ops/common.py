@@ -104,3 +104,103 @@ def same_dtype(cx: Context, node: Node, names: Sequence[str]) -> DType:
     if len(dtypes) != 1:
         raise Unsupported(f"inputs have different element types {sorted(d.name for d in dtypes)}")
     return dtypes.pop()
+
+
+# --- compositions of several circle operators (recurrent, quantization, detection converters) -------
+
+from one_core.ir import options as circle_options  # noqa: E402
+
+Value = Tensor | np.ndarray  # a run-time tensor, or an import-time constant still in numpy
+
+_BINARY = {  # circle operator: (options class, numpy equivalent for constant operands)
+    "ADD": (circle_options.AddOptions, np.add), "SUB": (circle_options.SubOptions, np.subtract),
+    "MUL": (circle_options.MulOptions, np.multiply), "DIV": (circle_options.DivOptions, np.divide),
+    "MAXIMUM": (circle_options.MaximumMinimumOptions, np.maximum),
+    "MINIMUM": (circle_options.MaximumMinimumOptions, np.minimum),
+    "LESS": (circle_options.LessOptions, np.less), "GREATER": (circle_options.GreaterOptions, np.greater),
+    "EQUAL": (circle_options.EqualOptions, np.equal), "LOGICAL_AND": (circle_options.LogicalAndOptions, np.logical_and),
+}
+_PREDICATES = {"LESS", "GREATER", "EQUAL", "LOGICAL_AND"}
+
+
+def value_shape(v: Value) -> list[int | None]:
+    """The shape of a tensor (None for unknown dimensions) or of a numpy constant."""
+    if isinstance(v, np.ndarray):
+        return list(v.shape)
+    sig = v.shape_signature or v.shape
+    return [None if d < 0 else int(d) for d in sig]
+
+
+def broadcast_shape(*shapes: Sequence[int | None]) -> list[int | None]:
+    """numpy's broadcasting of shapes with unknown (None) dimensions."""
+    rank = max(len(s) for s in shapes)
+    out: list[int | None] = []
+    for dims in zip(*[[1] * (rank - len(s)) + list(s) for s in shapes]):
+        known = [d for d in dims if d is not None and d != 1]
+        out.append(known[0] if known else None if None in dims else 1)
+    return out
+
+
+class Emitter:
+    """Builds a composition of circle operators in a context. Operands are tensors, numpy constants
+    or Python numbers (constants of the other operand's type); operations on constants only are
+    computed at import instead of emitted."""
+
+    def __init__(self, cx: Context, hint: str) -> None:
+        self.cx = cx
+        self.hint = hint
+
+    def tensor(self, v: Value) -> Tensor:
+        return v if isinstance(v, Tensor) else self.cx.constant(np.asarray(v), self.hint + "_c")
+
+    def op(self, op_type: str, inputs: Sequence[Value | None], dtype: DType, shape: Sequence[int | None] | None,
+           options: object = None) -> Tensor:
+        """One operator with one new output."""
+        out = self.cx.temp(self.hint, dtype, shape)
+        self.cx.emit(op_type, [None if v is None else self.tensor(v) for v in inputs], [out], options)
+        return out
+
+    def unary(self, op_type: str, x: Tensor, options: object = None) -> Tensor:
+        return self.op(op_type, [x], x.dtype, value_shape(x), options)
+
+    def binary(self, op_type: str, a: Value | float, b: Value | float) -> Value:
+        """An elementwise ADD, SUB, MUL, DIV, MAXIMUM, MINIMUM, LESS, GREATER, EQUAL or LOGICAL_AND."""
+        options, fn = _BINARY[op_type]
+        a, b = self._operand(a, b), self._operand(b, a)
+        if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+            with np.errstate(all="ignore"):
+                return np.asarray(fn(a, b)).astype(np.bool_ if op_type in _PREDICATES else a.dtype)
+        dtype = DType.BOOL if op_type in _PREDICATES else (a if isinstance(a, Tensor) else b).dtype
+        return self.op(op_type, [a, b], dtype, broadcast_shape(value_shape(a), value_shape(b)), options())
+
+    def add(self, a: Value | float, b: Value | float) -> Value:
+        return self.binary("ADD", a, b)
+
+    def sub(self, a: Value | float, b: Value | float) -> Value:
+        return self.binary("SUB", a, b)
+
+    def mul(self, a: Value | float, b: Value | float) -> Value:
+        return self.binary("MUL", a, b)
+
+    def div(self, a: Value | float, b: Value | float) -> Value:
+        return self.binary("DIV", a, b)
+
+    def clamp(self, x: Value, low: float, high: float) -> Value:
+        return self.binary("MINIMUM", self.binary("MAXIMUM", x, low), high)
+
+    def select(self, cond: Value, a: Value | float, b: Value | float) -> Tensor:
+        a, b = self._operand(a, b), self._operand(b, a)
+        shape = broadcast_shape(value_shape(cond), value_shape(a), value_shape(b))
+        dtype = a.dtype if isinstance(a, Tensor) else DType.from_numpy(a.dtype)
+        return self.op("SELECT_V2", [cond, a, b], dtype, shape, circle_options.SelectV2Options())
+
+    def cast(self, x: Tensor, dtype: DType) -> Tensor:
+        if x.dtype == dtype:
+            return x
+        return self.op("CAST", [x], dtype, value_shape(x), circle_options.CastOptions(x.dtype, dtype))
+
+    def _operand(self, v: Value | float, other: Value | float) -> Value:
+        if isinstance(v, (Tensor, np.ndarray)):
+            return v
+        like = other.dtype.numpy if isinstance(other, Tensor) else getattr(other, "dtype", np.float32)
+        return np.asarray(v, like)
