@@ -65,6 +65,7 @@ class Context:
         self.values: dict[str, Tensor] = {}
         self.consts: dict[str, np.ndarray] = {}
         self.captures: list[str] = []  # outer values this subgraph reads: extra subgraph inputs
+        self.facts: dict[str, object] = {}  # what converters note about values for each other
         self._taken: set[str] = set()
 
     # --- looking values up -------------------------------------------------------------------

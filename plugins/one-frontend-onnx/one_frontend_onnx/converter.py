@@ -134,6 +134,9 @@ class GraphConverter:
         made_here = t.producer is not None and t not in cx.sg.outputs
         if made_here and t.name != name:
             owner = next((x for x in cx.sg.tensors if x.name == name and x is not t), None)
+            if owner is not None and owner not in cx.sg.outputs and owner not in cx.sg.inputs:
+                owner.name = cx.unique(f"{name}_value")  # a helper tensor took the output's name first
+                owner = None
             if owner is None:
                 t.name = name
         if made_here:

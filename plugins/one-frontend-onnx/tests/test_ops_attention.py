@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
-import onnxruntime
 import pytest
 from onnx import TensorProto as TP
 from onnx import helper as oh
 from onnx import numpy_helper
-from onnx.reference import ReferenceEvaluator
 
 import one_core
 from one_core.errors import UnsupportedOperatorError
+
+import onnx_compare
 
 RNG = np.random.default_rng(11)
 NP = {TP.FLOAT: np.float32, TP.FLOAT16: np.float16, TP.INT64: np.int64, TP.BOOL: np.bool_}
@@ -35,25 +35,9 @@ def _model(op: str, inputs: list[tuple[str, int, list]], outputs: list[str], ops
 
 def _check(model: onnx.ModelProto, feeds: dict[str, np.ndarray], reference: bool = False,
            tol: float = 1e-5) -> one_core.Model:
-    """Ours equals onnxruntime (or ONNX's reference) within `tol` of each float output's scale."""
-    if reference:
-        want = ReferenceEvaluator(model).run(None, feeds)
-    else:
-        want = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(
-            None, feeds)
-    ours = one_core.load(model)
-    inputs = [feeds[name] for name, _ in ours.signature_defs[0].inputs]
-    result = one_core.Session(ours, backend="runtime").run(inputs)
-    got = [result[name] for name, _ in ours.signature_defs[0].outputs]
-    assert len(got) == len(want)
-    for g, w in zip(got, want):
-        assert g.dtype == w.dtype and g.shape == w.shape, (g.dtype, g.shape, w.dtype, w.shape)
-        if w.dtype.kind == "f":
-            scale = max(float(np.nanmax(np.abs(w))) if w.size else 0.0, 1.0)
-            np.testing.assert_allclose(g.astype(np.float32), w.astype(np.float32), rtol=0, atol=tol * scale)
-        else:
-            np.testing.assert_array_equal(g, w)
-    return ours
+    """Ours equals onnxruntime (or ONNX's reference) within `tol` of each float output's scale
+    (compared in float32), the rest exactly."""
+    return onnx_compare.assert_matches(model, feeds, tol, reference, as_dtype=np.float32)
 
 
 def _ops(model: one_core.Model) -> list[str]:

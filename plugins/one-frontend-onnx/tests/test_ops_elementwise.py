@@ -9,13 +9,13 @@ from typing import Any
 
 import numpy as np
 import onnx
-import onnxruntime
 import pytest
 from onnx import TensorProto, helper, numpy_helper
-from onnx.reference import ReferenceEvaluator
 
 import one_core
 from one_core.errors import UnsupportedOperatorError
+
+import onnx_compare
 
 RNG = np.random.default_rng(3)
 F32, F16, I8, U8, I32, I64, BOOL = (TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.INT8, TensorProto.UINT8,
@@ -39,30 +39,8 @@ def _model(op: str, inputs: Sequence[Input], outputs: Sequence[str] = ("out",), 
 def _check(model: onnx.ModelProto, feeds: Sequence[np.ndarray], rtol: float = 1e-5,
            reference: bool = False) -> one_core.Model:
     """Ours equals onnxruntime (or ONNX's reference implementation): floats within rtol of the
-    output's scale, the rest exactly."""
-    named = {i.name: x for i, x in zip(_graph_inputs(model), feeds)}
-    if reference:
-        want = ReferenceEvaluator(model).run(None, named)
-    else:
-        want = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(
-            None, named)
-    ours = one_core.load(model)
-    result = one_core.Session(ours, backend="runtime").run(list(feeds))
-    got = [result[name] for name, _ in ours.signature_defs[0].outputs]
-    for g, w in zip(got, want):
-        assert g.dtype == w.dtype and g.shape == w.shape, (g.dtype, g.shape, w.dtype, w.shape)
-        if w.dtype.kind == "f":
-            finite = np.isfinite(w)
-            scale = float(np.abs(w[finite]).max()) if finite.any() else 1.0
-            np.testing.assert_allclose(g.astype(np.float64), w, rtol=0, atol=rtol * max(scale, 1.0), equal_nan=True)
-        else:
-            np.testing.assert_array_equal(g, w)
-    return ours
-
-
-def _graph_inputs(model: onnx.ModelProto) -> list[onnx.ValueInfoProto]:
-    inits = {t.name for t in model.graph.initializer}
-    return [i for i in model.graph.input if i.name not in inits]
+    output's scale (compared in float64), the rest exactly."""
+    return onnx_compare.assert_matches(model, feeds, rtol, reference, as_dtype=np.float64)
 
 
 def _ops(model: one_core.Model) -> list[str]:

@@ -13,10 +13,11 @@ import onnx
 import onnxruntime
 import pytest
 from onnx import TensorProto, helper, numpy_helper
-from onnx.reference import ReferenceEvaluator
 
 import one_core
 from one_core.errors import UnsupportedOperatorError
+
+import onnx_compare
 
 RNG = np.random.default_rng(11)
 ML = "ai.onnx.ml"
@@ -66,22 +67,7 @@ class Case:
                                                                                          None) for n in names],
                                   self.inits)
         model = onnx.shape_inference.infer_shapes(helper.make_model(graph, opset_imports=self.opsets, ir_version=10))
-        feeds = {i.name: v for i, v in zip(self.inputs, self.feeds)}
-        if reference:
-            want = ReferenceEvaluator(model).run(None, feeds)
-        else:
-            want = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(
-                None, feeds)
-        ours = one_core.load(model)
-        result = one_core.Session(ours, backend="runtime").run(list(self.feeds))
-        got = [result[t.name] for _, t in ours.signature_defs[0].outputs]
-        for g, w in zip(got, want):
-            assert g.dtype == w.dtype and g.shape == w.shape, (g.dtype, g.shape, w.dtype, w.shape)
-            if w.dtype.kind == "f":
-                np.testing.assert_allclose(g, w, rtol=0, atol=tol * max(float(np.abs(w).max(initial=0)), 1.0))
-            else:
-                np.testing.assert_array_equal(g, w)
-        return ours
+        return onnx_compare.assert_matches(model, self.feeds, tol, reference)
 
 
 # --- sampling ---------------------------------------------------------------------------------------

@@ -5,13 +5,14 @@ dynamic batch, captured values, run-time trip counts, per-axis and blocked quant
 from __future__ import annotations
 
 import numpy as np
-import onnxruntime
 import pytest
 from onnx import TensorProto as TP
 from onnx import helper as oh
 from onnx import numpy_helper
 
 import one_core
+
+import onnx_compare
 
 RNG = np.random.default_rng(7)
 
@@ -25,28 +26,9 @@ def _info(name, dtype, shape=None):
     return oh.make_tensor_value_info(name, dtype, shape)
 
 
-def _run(model, feeds):
-    """Ours and onnxruntime's outputs, and the circle model."""
-    circle = one_core.load(model)
-    result = one_core.Session(circle, backend="runtime").run(list(feeds))
-    ours = [result[name] for name, _ in circle.signature_defs[0].outputs]
-    session = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    theirs = session.run(None, {i.name: x for i, x in zip(session.get_inputs(), feeds)})
-    return ours, theirs, circle
-
-
 def _check(model, feeds, rtol=1e-5):
-    ours, theirs, circle = _run(model, feeds)
-    assert len(ours) == len(theirs)
-    for got, want in zip(ours, theirs):
-        got = np.asarray(got)
-        assert got.dtype == want.dtype and got.shape == want.shape
-        if want.dtype.kind == "f":
-            scale = max(float(np.max(np.abs(want))) if want.size else 0.0, 1.0)
-            np.testing.assert_allclose(got, want, rtol=0, atol=rtol * scale)
-        else:
-            np.testing.assert_array_equal(got, want)
-    return circle
+    """Ours equals onnxruntime: floats within rtol of the output's scale, the rest exactly."""
+    return onnx_compare.assert_matches(model, feeds, rtol)
 
 
 def _op_types(circle):
@@ -113,8 +95,6 @@ def test_recurrent_constant_sequence_lens_shorter():
 def test_recurrent_dynamic_batch_and_layout():
     """Batch unknown at import, no initial state; layout 1 (batch first), which onnxruntime lacks,
     checked against ONNX's reference."""
-    from onnx.reference import ReferenceEvaluator
-
     w = numpy_helper.from_array(RNG.standard_normal((1, 16, 3)).astype(np.float32), "W")
     r = numpy_helper.from_array(RNG.standard_normal((1, 16, 4)).astype(np.float32), "R")
     for layout, shape in ((0, [6, None, 3]), (1, [None, 6, 3])):
@@ -122,10 +102,7 @@ def test_recurrent_dynamic_batch_and_layout():
         model = _model([node], [_info("X", TP.FLOAT, shape)], [_info("Y", TP.FLOAT), _info("Y_h", TP.FLOAT)],
                        [w, r], opset=14)
         x = RNG.standard_normal([6, 3, 3] if layout == 0 else [3, 6, 3]).astype(np.float32)
-        circle = one_core.load(model)
-        ours = one_core.Session(circle, backend="runtime").run([x])
-        for name, want in zip(["Y", "Y_h"], ReferenceEvaluator(model).run(None, {"X": x})):
-            np.testing.assert_allclose(ours[name], want, atol=1e-6)
+        onnx_compare.assert_matches(model, [x], 1e-6, reference=True)
 
 
 def test_recurrent_unsupported():

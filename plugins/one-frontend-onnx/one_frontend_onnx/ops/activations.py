@@ -21,8 +21,8 @@ from one_core.ir.options import (
 
 from ..context import Context, Node, Unsupported
 from . import converts
-from .common import axis_of, reshape
-from .elementwise import Emitter, alias, dims, is_float, lower, register, unary
+from .common import axis_of, reshape, tensor_shape
+from .elementwise import Emitter, alias, is_float, lower, register, unary
 
 
 def _relu(e: Emitter, xs: list[Tensor | None], out: Tensor) -> None:
@@ -133,7 +133,7 @@ def prelu(cx: Context, node: Node) -> None:
 
 def _hardmax_last(e: Emitter, x: Tensor, out: Tensor) -> None:
     """One-hot of the first maximum along the last axis."""
-    shape = dims(x)
+    shape = tensor_shape(x)
     assert shape is not None and shape[-1] is not None  # checked by _along_axis
     last = len(shape) - 1
     index = e("ARG_MAX", x, e.const(last, DType.INT32), options=ArgMaxOptions(output_type=DType.INT32),
@@ -156,7 +156,7 @@ def _along_axis(e: Emitter, xs: list[Tensor | None], out: Tensor) -> None:
     x, node, cx = xs[0], e.node, e.cx
     assert x is not None
     fn = LAST_AXIS[node.op_type]
-    shape = dims(x)
+    shape = tensor_shape(x)
     if shape is None:
         raise Unsupported(f"the rank of '{node.input(0)}' is unknown at import (give --input_shapes)")
     rank = len(shape)
@@ -185,7 +185,7 @@ def _along_axis(e: Emitter, xs: list[Tensor | None], out: Tensor) -> None:
 
 def _shape_tensor(e: Emitter, x: Tensor) -> Tensor:
     """x's shape as an int32 tensor: a constant when known at import, else computed by SHAPE."""
-    shape = dims(x)
+    shape = tensor_shape(x)
     if shape is None:
         raise Unsupported(f"the rank of '{e.node.input(0)}' is unknown at import (give --input_shapes)")
     if None not in shape:

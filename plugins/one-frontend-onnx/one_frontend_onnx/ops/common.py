@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import overload
 
 import numpy as np
 
 from one_core.ir import DType, Tensor
 from one_core.ir.options import PadOptions, Padding, PadV2Options, ReshapeOptions
 
-from ..context import Context, Node, Unsupported
+from ..context import Context, Node, Shape, Unsupported
 
 
 def axis_of(node: Node, axis: int, rank: int) -> int:
@@ -17,6 +18,40 @@ def axis_of(node: Node, axis: int, rank: int) -> int:
     if not -rank <= axis < max(rank, 1):
         raise Unsupported(f"axis {axis} is out of range for rank {rank}")
     return axis % rank if rank else 0
+
+
+def tensor_shape(t: Tensor) -> Shape | None:
+    """What is known of a circle tensor's shape: None for a dimension unknown at import, None for
+    the whole when not even the rank is known. A constant's shape is its value's."""
+    if t.is_constant:
+        return list(t.data.shape)
+    if not t.shape and not t.has_rank:
+        return None
+    sig = t.shape_signature or t.shape
+    return [None if d < 0 else int(d) for d in sig]
+
+
+@overload
+def broadcast_shape(*shapes: Sequence[int | None]) -> Shape: ...
+
+
+@overload
+def broadcast_shape(*shapes: Sequence[int | None] | None) -> Shape | None: ...
+
+
+def broadcast_shape(*shapes: Sequence[int | None] | None) -> Shape | None:
+    """numpy's broadcasting of `shapes` (any number of them), with None for dimensions unknown at
+    import; None when the rank of one of them is unknown (a None shape). Where known sizes other
+    than 1 disagree (shapes numpy refuses to broadcast) the result has the largest."""
+    known = [s for s in shapes if s is not None]
+    if len(known) < len(shapes):
+        return None
+    rank = max((len(s) for s in known), default=0)
+    out: Shape = []
+    for column in zip(*[[1] * (rank - len(s)) + list(s) for s in known]):
+        sizes = [d for d in column if d is not None and d != 1]
+        out.append(max(sizes) if sizes else None if None in column else 1)
+    return out
 
 
 def const_input(cx: Context, node: Node, index: int, what: str) -> np.ndarray | None:
@@ -123,22 +158,12 @@ _BINARY = {  # circle operator: (options class, numpy equivalent for constant op
 _PREDICATES = {"LESS", "GREATER", "EQUAL", "LOGICAL_AND"}
 
 
-def value_shape(v: Value) -> list[int | None]:
-    """The shape of a tensor (None for unknown dimensions) or of a numpy constant."""
+def value_shape(v: Value) -> Shape:
+    """The shape of a tensor (None for unknown dimensions; [] when not even its rank is known) or
+    of a numpy constant."""
     if isinstance(v, np.ndarray):
         return list(v.shape)
-    sig = v.shape_signature or v.shape
-    return [None if d < 0 else int(d) for d in sig]
-
-
-def broadcast_shape(*shapes: Sequence[int | None]) -> list[int | None]:
-    """numpy's broadcasting of shapes with unknown (None) dimensions."""
-    rank = max(len(s) for s in shapes)
-    out: list[int | None] = []
-    for dims in zip(*[[1] * (rank - len(s)) + list(s) for s in shapes]):
-        known = [d for d in dims if d is not None and d != 1]
-        out.append(known[0] if known else None if None in dims else 1)
-    return out
+    return tensor_shape(v) or []
 
 
 class Emitter:

@@ -32,15 +32,15 @@ from one_core.ir.options import (
 
 from ..context import Context, Node, Unsupported
 from . import converts
-from .common import circle_padding, pad_channels_last, spatial_pads
-from .reduce import binary, insert_axis, remove_axis, reshape_to, shape_of
+from .common import circle_padding, pad_channels_last, spatial_pads, tensor_shape
+from .reduce import binary, insert_axis, remove_axis, reshape_to
 
 
 def _weights_2d(cx: Context, w: Tensor) -> Tensor:
     """1-d weights (O, I, k) as 2-d ones (O, I, 1, k)."""
     if w.is_constant:
         return cx.constant(np.expand_dims(w.data, 2), w.name + "_2d")
-    shape = shape_of(w)
+    shape = tensor_shape(w)
     return reshape_to(cx, w, [*shape[:2], 1, shape[2]])
 
 
@@ -51,7 +51,7 @@ def split(cx: Context, t: Tensor, axis: int, parts: int) -> list[Tensor]:
     if t.is_constant:
         pieces = np.split(t.data, parts, axis)
         return [cx.constant(np.ascontiguousarray(p), f"{t.name}_{i}") for i, p in enumerate(pieces)]
-    shape = shape_of(t)
+    shape = tensor_shape(t)
     axis %= len(shape)
     piece = [d // parts if i == axis and d is not None else d for i, d in enumerate(shape)]
     outs = [cx.temp(f"{t.name}_{i}", t.dtype, piece) for i in range(parts)]
@@ -64,7 +64,7 @@ def concat(cx: Context, parts: list[Tensor], axis: int, out: Tensor | None = Non
     if len(parts) == 1 and out is None:
         return parts[0]
     if out is None:
-        shapes = [shape_of(p) for p in parts]
+        shapes = [tensor_shape(p) for p in parts]
         shape = None if None in shapes else list(shapes[0])
         if shape is not None:
             sizes = [s[axis] for s in shapes]
@@ -112,7 +112,7 @@ def conv(cx: Context, node: Node) -> None:
             padding = Padding.VALID
     y_last = y_out = cx.channels_last_like(out)
     if n == 1:  # written with the height axis, removed into y_out
-        shape = shape_of(y_out) or [None] * 3
+        shape = tensor_shape(y_out) or [None] * 3
         y_last = cx.temp(y_out.name + "_2d", out.dtype, [shape[0], 1, *shape[1:]])
     _convolve(cx, x, w, b, group, padding, strides, dilations, y_last)
     if n == 1:
@@ -132,9 +132,9 @@ def _convolve(cx: Context, x: Tensor, w: Tensor, b: Tensor | None, group: int, p
         parts = [_conv_3d(cx, xg, wg, bg, padding, strides, dilations, None)
                  for xg, wg, bg in zip(split(cx, x, -1, group), split(cx, w, 0, group), _split_bias(cx, b, group))]
         concat(cx, parts, -1, out)
-    elif group > 1 and shape_of(w)[1] == 1 and w.is_constant and (b is None or b.is_constant):
+    elif group > 1 and tensor_shape(w)[1] == 1 and w.is_constant and (b is None or b.is_constant):
         cx.emit("DEPTHWISE_CONV_2D", [x, cx.transpose(w, [1, 2, 3, 0]), b], [out], DepthwiseConv2DOptions(
-            padding=padding, stride_h=strides[0], stride_w=strides[1], depth_multiplier=shape_of(w)[0] // group,
+            padding=padding, stride_h=strides[0], stride_w=strides[1], depth_multiplier=tensor_shape(w)[0] // group,
             dilation_h_factor=dilations[0], dilation_w_factor=dilations[1]))
     else:
         cx.emit("CONV_2D", [x, cx.transpose(w, [0, 2, 3, 1]), b], [out], Conv2DOptions(
@@ -221,7 +221,7 @@ def conv_transpose(cx: Context, node: Node) -> None:
 def _dilated(cx: Context, w: Tensor, dilations: Sequence[int]) -> Tensor:
     """(I, O, k...) weights with dilation - 1 zeros between taps: each tap given a trailing axis
     padded to the dilation, merged, and the zeros after the last tap cut."""
-    shape = shape_of(w)
+    shape = tensor_shape(w)
     kernel = shape[2:]
     spread = [*shape[:2], *(v for k in kernel for v in (k, 1))]
     pads = [(0, 0), (0, 0), *((0, 0) if i % 2 == 0 else (0, d - 1) for d in dilations for i in range(2))]
@@ -259,8 +259,8 @@ class _Plan:
             self.pads = []
 
     def emit(self, cx: Context, x: Tensor, w: Tensor, b: Tensor | None) -> Tensor:
-        shape = shape_of(x)
-        cout = shape_of(w)[1]
+        shape = tensor_shape(x)
+        cout = tensor_shape(w)[1]
         out = cx.temp(x.name + "_convt", x.dtype, [shape[0], *self.dims, cout])
         shape_t = _shape_tensor(cx, x, [*self.dims, cout])
         if len(self.dims) == 2:
@@ -281,9 +281,9 @@ class _Plan:
             y = pad_channels_last(cx, y, self.pads)
         begins = [begin + lo for (begin, _), (lo, _) in zip(self.geometry, self.pads or [(0, 0)] * len(self.dims))]
         sizes = [size for _, size in self.geometry]
-        if begins == [0] * len(sizes) and sizes == shape_of(y)[1:-1]:
+        if begins == [0] * len(sizes) and sizes == tensor_shape(y)[1:-1]:
             return y
-        shape = shape_of(y)
+        shape = tensor_shape(y)
         out = cx.temp(y.name + "_crop", y.dtype, [shape[0], *sizes, shape[-1]])
         cx.emit("SLICE", [y, cx.constant(np.array([0, *begins, 0], np.int32), "begin"),
                           cx.constant(np.array([-1, *sizes, -1], np.int32), "size")], [out], SliceOptions())
@@ -293,7 +293,7 @@ class _Plan:
 def _shape_tensor(cx: Context, x: Tensor, dims: list[int]) -> Tensor:
     """The int32 output shape [N, *dims] of a transposed convolution of x (N read at run time
     when unknown)."""
-    batch = shape_of(x)[0]
+    batch = tensor_shape(x)[0]
     if batch is not None:
         return cx.constant(np.array([batch, *dims], np.int32), "output_shape")
     full = cx.temp(x.name + "_shape", DType.INT32, [len(dims) + 1])

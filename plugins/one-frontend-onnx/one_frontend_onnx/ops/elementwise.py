@@ -20,6 +20,7 @@ from one_core.ir.options import CastOptions
 
 from ..context import Context, Node, Shape, Unsupported, onnx_dtype
 from . import converts
+from .common import broadcast_shape, tensor_shape
 
 FLOATS = (DType.FLOAT32, DType.FLOAT16, DType.FLOAT64)
 BOOL_RESULTS = {"EQUAL", "NOT_EQUAL", "LESS", "LESS_EQUAL", "GREATER", "GREATER_EQUAL", "LOGICAL_AND", "LOGICAL_OR",
@@ -29,29 +30,6 @@ FOLDABLE: dict[str, Callable[..., np.ndarray]] = {
     "LESS": np.less, "GREATER_EQUAL": np.greater_equal, "MINIMUM": np.minimum, "MAXIMUM": np.maximum,
     "SELECT_V2": np.where, "GATHER": lambda params, indices: np.take(params, indices, axis=0)}
 OPTION_NAMES = {"MAXIMUM": "MaximumMinimumOptions", "MINIMUM": "MaximumMinimumOptions", "ATAN2": "ATan2Options"}
-
-
-def dims(t: Tensor) -> Shape | None:
-    """The shape of a circle tensor as far as known (None: not even the rank)."""
-    if t.is_constant:
-        return list(t.data.shape)
-    if not t.shape and not t.has_rank:
-        return None
-    sig = t.shape_signature or t.shape
-    return [None if d < 0 else int(d) for d in sig]
-
-
-def broadcast(shapes: list[Shape | None]) -> Shape | None:
-    """The numpy broadcast of `shapes` (None dimensions: unknown)."""
-    known = [s for s in shapes if s is not None]
-    if len(known) < len(shapes):
-        return None
-    rank = max((len(s) for s in known), default=0)
-    out: Shape = []
-    for column in zip(*[[1] * (rank - len(s)) + list(s) for s in known]):
-        sizes = [d for d in column if d is not None and d != 1]
-        out.append(max(sizes) if sizes else None if None in column else 1)
-    return out
 
 
 def default_options(op: str) -> Any:
@@ -85,7 +63,7 @@ class Emitter:
             given = [x for x in inputs if x is not None]
             if dtype is None:  # SELECT_V2's first input is the condition
                 dtype = DType.BOOL if op in BOOL_RESULTS else given[1 if op == "SELECT_V2" else 0].dtype
-            out = self.temp(op.lower(), dtype, broadcast([dims(x) for x in given]))
+            out = self.temp(op.lower(), dtype, broadcast_shape(*[tensor_shape(x) for x in given]))
         self.cx.emit(op, list(inputs), [out], options if options is not None else default_options(op))
         return out
 
@@ -127,7 +105,7 @@ def lower(cx: Context, node: Node, recipe: Recipe, inputs: list[str] | None = No
     if out.dtype != DType.FLOAT16:
         recipe(e, xs, out)
         return
-    wide = e.temp("f32", DType.FLOAT32, dims(out))
+    wide = e.temp("f32", DType.FLOAT32, tensor_shape(out))
     recipe(e, xs, wide)
     e.cast(wide, DType.FLOAT16, out)
 

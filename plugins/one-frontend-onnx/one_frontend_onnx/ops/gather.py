@@ -19,10 +19,10 @@ from one_core.ir.options import (
 
 from ..context import Context, Node, Unsupported
 from . import converts
-from .common import axis_of
+from .common import axis_of, tensor_shape
 from .index import bind
 from .shape import (
-    INT32_MAX, as_tensor, cast, const, dim_at, dims_at, emit_new, param, shape_of, shape_vector, tensor_shape, to_int32,
+    INT32_MAX, as_tensor, cast, const, dim_at, dims_at, emit_new, required_param, shape_of, shape_vector, to_int32,
 )
 
 #: Operators whose (index) results are never negative, and those that keep that property
@@ -257,9 +257,7 @@ def one_hot(cx: Context, node: Node) -> None:
     idx = cx.tensor(indices)
     if idx.dtype not in (DType.INT32, DType.INT64):
         idx = cast(cx, idx, DType.INT64)
-    depth = param(cx, node, 1)
-    if depth is None:
-        raise Unsupported("the depth is missing")
+    depth = required_param(cx, node, 1, "the depth is missing")
     depth = emit_new(cx, "RESHAPE", [as_tensor(cx, depth, DType.INT32), const(cx, [], DType.INT32)], DType.INT32, [],
                      ReshapeOptions(new_shape=[]))
     if not _nonnegative(idx):

@@ -14,8 +14,8 @@ from one_core.ir.options import (
 
 from ..context import Context, Node, Unsupported, onnx_dtype
 from . import converts
-from .common import axis_of
-from .shape import INT32_MAX, as_tensor, cast, const, dim_at, dims_at, emit_new, param, tensor_shape, to_int32
+from .common import axis_of, tensor_shape
+from .shape import INT32_MAX, as_tensor, cast, const, dim_at, dims_at, emit_new, param, required_param, to_int32
 
 
 def bind(cx: Context, name: str, t: Tensor) -> None:
@@ -301,9 +301,7 @@ def reverse_sequence(cx: Context, node: Node) -> None:
 @converts("CumSum")
 def cumsum(cx: Context, node: Node) -> None:
     x = node.input(0)
-    axis = param(cx, node, 1)
-    if axis is None:
-        raise Unsupported("the axis is missing")
+    axis = required_param(cx, node, 1, "the axis is missing")
     if isinstance(axis, np.ndarray):
         axis = np.int32(axis_of(node, int(axis.reshape(-1)[0]), cx.need_rank(node, x)))
     options = CumsumOptions(exclusive=bool(node.attr("exclusive", 0)), reverse=bool(node.attr("reverse", 0)))
@@ -327,9 +325,7 @@ def top_k(cx: Context, node: Node) -> None:
     x = node.input(0)
     rank = cx.need_rank(node, x)
     axis = axis_of(node, int(node.attr("axis", -1)), rank)
-    k = param(cx, node, 1, "k", 10)
-    if k is None:
-        raise Unsupported("k is missing")
+    k = required_param(cx, node, 1, "k is missing", "k", 10)
     k_t = as_tensor(cx, np.int32(k.reshape(-1)[0]) if isinstance(k, np.ndarray) else k, DType.INT32)
     if not isinstance(k, np.ndarray):
         k_t = emit_new(cx, "RESHAPE", [k_t, const(cx, [], DType.INT32)], DType.INT32, [], ReshapeOptions(new_shape=[]))

@@ -14,14 +14,15 @@ from one_core.ir.options import BatchMatMulOptions, FullyConnectedOptions
 
 from ..context import Context, Node, Unsupported
 from . import converts
-from .reduce import binary, broadcast, cast, reduce, reshape_like, reshape_to, scalar, shape_of
+from .common import broadcast_shape, tensor_shape
+from .reduce import binary, cast, reduce, reshape_like, reshape_to, scalar
 
 
 def fully_connected(cx: Context, x: Tensor, weights: np.ndarray, bias: np.ndarray | None,
                     out: Tensor | None = None) -> Tensor:
     """x [..., K] times constant weights [N, K] (transposed), plus bias [N]; leading dims kept."""
     if out is None:
-        shape = shape_of(x)
+        shape = tensor_shape(x)
         out = cx.temp(x.name + "_fc", x.dtype, None if shape is None else [*shape[:-1], weights.shape[0]])
     w = cx.constant(np.ascontiguousarray(weights.astype(x.dtype.numpy)), "weights")
     b = None if bias is None else cx.constant(bias.astype(x.dtype.numpy), "bias")
@@ -33,12 +34,12 @@ def batch_matmul(cx: Context, a: Tensor, b: Tensor, adj_a: bool = False, adj_b: 
                  out: Tensor | None = None, dtype: DType | None = None) -> Tensor:
     """a @ b with broadcast batch dimensions (a, b of rank >= 2)."""
     if out is None:
-        sa, sb = shape_of(a), shape_of(b)
+        sa, sb = tensor_shape(a), tensor_shape(b)
         shape = None
         if sa is not None and sb is not None:
             m = sa[-1] if adj_a else sa[-2]
             n = sb[-2] if adj_b else sb[-1]
-            shape = [*(broadcast(sa[:-2], sb[:-2]) or []), m, n]
+            shape = [*(broadcast_shape(sa[:-2], sb[:-2]) or []), m, n]
         out = cx.temp(a.name + "_mm", dtype or a.dtype, shape)
     cx.emit("BATCH_MATMUL", [a, b], [out], BatchMatMulOptions(adjoint_lhs=adj_a, adjoint_rhs=adj_b))
     return out
@@ -154,7 +155,7 @@ def _as_int8(cx: Context, node: Node, index: int, row_zero: bool) -> tuple[Tenso
 
 def _per_row(cx: Context, z: Tensor, row_zero: bool) -> Tensor:
     """A's zero points [M] (one per row) as [M, 1]; the other shapes broadcast as they are."""
-    shape = shape_of(z)
+    shape = tensor_shape(z)
     return reshape_to(cx, z, [-1, 1]) if row_zero and shape is not None and len(shape) == 1 and shape[0] != 1 else z
 
 
@@ -221,7 +222,7 @@ def _diagonal(cx: Context, x: Tensor, letters: str) -> tuple[Tensor, str]:
     for second, letter in enumerate(letters):
         first = letters.index(letter)
         if first < second:
-            shape = shape_of(x)
+            shape = tensor_shape(x)
             eye = np.eye(shape[first], dtype=x.dtype.numpy).reshape(
                 [shape[first] if i in (first, second) else 1 for i in range(len(shape))])
             x = reduce(cx, "SUM", binary(cx, "MUL", x, cx.constant(eye, "eye")), [second], False)
@@ -246,7 +247,7 @@ def _contract(cx: Context, a: Tensor, la: str, b: Tensor, lb: str, needed: set[s
     inner = [c for c in la if c in lb and c not in needed]
     free_a = [c for c in la if c not in lb]
     free_b = [c for c in lb if c not in la]
-    shape_a, shape_b = dict(zip(la, shape_of(a))), dict(zip(lb, shape_of(b)))
+    shape_a, shape_b = dict(zip(la, tensor_shape(a))), dict(zip(lb, tensor_shape(b)))
     if any(shape_a[c] != shape_b[c] for c in inner):
         raise Unsupported(f"contracted dimensions of different sizes in '{la}' and '{lb}'")
 
@@ -268,4 +269,4 @@ def _arrange(cx: Context, x: Tensor, letters: str, order: list[str], shape: list
     perm = [letters.index(c) for c in order]
     if perm != list(range(len(perm))):
         x = cx.transpose(x, perm)
-    return x if shape_of(x) == shape else reshape_to(cx, x, shape)
+    return x if tensor_shape(x) == shape else reshape_to(cx, x, shape)

@@ -21,7 +21,7 @@ from one_core.ir import options as circle_options
 
 from ..context import Context, Node, Shape, Unsupported, onnx_dtype
 from . import converts
-from .common import Emitter, Value, axis_of, broadcast_shape, value_shape
+from .common import Emitter, Value, axis_of, broadcast_shape, tensor_shape, value_shape
 from .elementwise import default_options
 from .shape import dim_at
 
@@ -205,7 +205,7 @@ def bind(cx: Context, name: str, v: Value) -> None:
         cx.set_const(name, np.asarray(v if isinstance(v, np.ndarray) else v.data))
         return
     known = cx.graph.types.get(name, (None, None))[1]
-    mine = value_shape(v) if v.shape or v.has_rank else None
+    mine = tensor_shape(v)
     if known is not None and (mine is None or len(mine) == len(known)) and v.producer is not None:
         dims = [k if k is not None else m for k, m in zip(known, mine or known)]
         v.shape = tuple(1 if d is None else int(d) for d in dims)

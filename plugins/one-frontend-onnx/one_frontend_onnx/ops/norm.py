@@ -15,13 +15,13 @@ from one_core.ir.options import (
 
 from ..context import Context, Node, Unsupported
 from . import converts
-from .common import axis_of
-from .reduce import binary, lp_norm, reduce, reshape_like, reshape_to, scalar, shape_of, unary
+from .common import axis_of, tensor_shape
+from .reduce import binary, lp_norm, reduce, reshape_like, reshape_to, scalar, unary
 
 
 def per_channel(cx: Context, t: Tensor, rank: int) -> Tensor:
     """A per-channel parameter [C] shaped [C, 1, ...] to broadcast against an NC... tensor."""
-    shape = shape_of(t)
+    shape = tensor_shape(t)
     if shape is not None and len(shape) == rank - 1 > 1:  # already [C, D1, ...] (BatchNormalization spatial=0)
         return t
     return reshape_to(cx, t, [-1] + [1] * (rank - 2))
@@ -191,7 +191,7 @@ def lrn(cx: Context, node: Node) -> None:
         lo, hi = (size - 1) // 2, size // 2  # window [c - lo, c + hi]
         c = np.arange(channels)
         band = ((c[None, :] >= c[:, None] - lo) & (c[None, :] <= c[:, None] + hi)).astype(x_last.dtype.numpy)
-        sums = cx.temp(x_last.name + "_sqsum", x_last.dtype, shape_of(x_last))
+        sums = cx.temp(x_last.name + "_sqsum", x_last.dtype, tensor_shape(x_last))
         cx.emit("FULLY_CONNECTED", [unary(cx, "SQUARE", x_last), cx.constant(band, "lrn_band"), None], [sums],
                 FullyConnectedOptions(keep_num_dims=True))
         scaled = binary(cx, "ADD", binary(cx, "MUL", sums, scalar(cx, alpha / size, x_last.dtype)),

@@ -19,8 +19,8 @@ from one_core.ir.options import Padding, Pool2DOptions, StridedSliceOptions
 
 from ..context import Context, Node, Unsupported
 from . import converts
-from .common import circle_padding, pad_channels_last, spatial_pads
-from .reduce import binary, insert_axis, remove_axis, reshape_to, scalar, shape_of, unary
+from .common import circle_padding, pad_channels_last, spatial_pads, tensor_shape
+from .reduce import binary, insert_axis, remove_axis, reshape_to, scalar, unary
 
 POOL_2D = {"MaxPool": "MAX_POOL_2D", "AveragePool": "AVERAGE_POOL_2D", "LpPool": "AVERAGE_POOL_2D"}
 
@@ -172,7 +172,7 @@ def _fill(dtype: DType) -> float:
 
 def _pool_2d(cx: Context, x: Tensor, axes: list[Window], op: str, padding: Padding) -> Tensor:
     """One circle 2-d pool over the 1 or 2 spatial axes of channels-last x."""
-    shape = shape_of(x)
+    shape = tensor_shape(x)
     if len(axes) == 1:  # (N, L, C) as (N, 1, L, C)
         x = insert_axis(cx, x, 1)
         axes = [Window(1, 1, 1, 1, 0, 0, 1), *axes]
@@ -186,7 +186,7 @@ def _pool_2d(cx: Context, x: Tensor, axes: list[Window], op: str, padding: Paddi
 
 
 def _static(x: Tensor, what: str) -> list[int]:
-    shape = shape_of(x)
+    shape = tensor_shape(x)
     if shape is None or any(d is None for d in shape[1:]):
         raise Unsupported(f"{what} needs the input's dimensions (but the batch) known at import")
     return shape
@@ -215,7 +215,7 @@ def _taps_axis(cx: Context, x: Tensor, axis: int, w: Window, combine: str) -> Te
 
 def _strided(cx: Context, x: Tensor, slices: dict[int, tuple[int, int, int]]) -> Tensor:
     """x sliced along the axes of `slices` ((begin, end, stride) each), the other axes whole."""
-    shape = shape_of(x)
+    shape = tensor_shape(x)
     rank = len(shape)
     whole = sum(1 << i for i in range(rank) if i not in slices)
     bounds = [slices.get(i, (0, 0, 1)) for i in range(rank)]
@@ -229,7 +229,7 @@ def _max_with_indices(cx: Context, node: Node, x: Tensor, axes: list[Window]) ->
     """MaxPool with its Indices output: the window's taps one by one (strided slices of the padded
     input), each replacing the maximum where strictly greater, as ONNX Runtime scans; the index
     of a tap is a constant of the output position, plus (n * C + c) * spatial size."""
-    shape = shape_of(x)
+    shape = tensor_shape(x)
     if shape is None or None in shape:
         raise Unsupported("the Indices output of MaxPool needs the input shape known at import")
     rank, spatial = len(shape), shape[2:]
@@ -249,10 +249,10 @@ def _max_with_indices(cx: Context, node: Node, x: Tensor, axes: list[Window]) ->
         if best is None:
             best, index = value, tap_index
             continue
-        greater = cx.temp(value.name + "_gt", DType.BOOL, shape_of(value))
+        greater = cx.temp(value.name + "_gt", DType.BOOL, tensor_shape(value))
         cx.emit("GREATER", [value, best], [greater])
         best = binary(cx, "MAXIMUM", best, value)
-        chosen = cx.temp(value.name + "_idx", DType.INT64, shape_of(value))
+        chosen = cx.temp(value.name + "_idx", DType.INT64, tensor_shape(value))
         cx.emit("SELECT_V2", [greater, tap_index, index], [chosen])
         index = chosen
     offsets = (np.arange(shape[0])[:, None] * shape[1] + np.arange(shape[1])[None, :]) * int(np.prod(spatial))

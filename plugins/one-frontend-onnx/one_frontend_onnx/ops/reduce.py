@@ -32,32 +32,14 @@ from one_core.ir.options import (
     SubOptions,
 )
 
-from ..context import Context, Node, Shape, Unsupported
+from ..context import Context, Node, Unsupported
 from . import converts
+from .common import broadcast_shape, tensor_shape
 
 # circle operators emitted by `unary` / `binary`, with their options
 OPTIONS = {"ADD": AddOptions, "SUB": SubOptions, "MUL": MulOptions, "DIV": DivOptions, "POW": PowOptions,
            "MAXIMUM": MaximumMinimumOptions, "MINIMUM": MaximumMinimumOptions, "ABS": AbsOptions,
            "SQUARE": SquareOptions, "EXP": ExpOptions}
-
-
-def shape_of(t: Tensor) -> Shape | None:
-    """The shape of a circle tensor as far as known (None: not even the rank)."""
-    if t.is_constant:
-        return list(t.data.shape)
-    if not t.shape and not t.has_rank:
-        return None
-    sig = t.shape_signature or t.shape
-    return [None if d < 0 else int(d) for d in sig]
-
-
-def broadcast(a: Shape | None, b: Shape | None) -> Shape | None:
-    """The numpy broadcast of two shapes (None dimensions: unknown)."""
-    if a is None or b is None:
-        return None
-    n = max(len(a), len(b))
-    a, b = [1] * (n - len(a)) + list(a), [1] * (n - len(b)) + list(b)
-    return [y if x == 1 else x if y == 1 or y is None else y for x, y in zip(a, b)]
 
 
 # operators computed at import on constants, rather than emitted (integers: only the exact ones)
@@ -85,7 +67,7 @@ def unary(cx: Context, op: str, x: Tensor, out: Tensor | None = None) -> Tensor:
     if folded is not None:
         return folded
     if out is None:
-        out = cx.temp(f"{x.name}_{op.lower()}", x.dtype, shape_of(x))
+        out = cx.temp(f"{x.name}_{op.lower()}", x.dtype, tensor_shape(x))
     options = OPTIONS.get(op)
     cx.emit(op, [x], [out], options() if options else None)
     return out
@@ -98,7 +80,7 @@ def binary(cx: Context, op: str, a: Tensor, b: Tensor, out: Tensor | None = None
     if folded is not None:
         return folded
     if out is None:
-        out = cx.temp(f"{a.name}_{op.lower()}", a.dtype, broadcast(shape_of(a), shape_of(b)))
+        out = cx.temp(f"{a.name}_{op.lower()}", a.dtype, broadcast_shape(tensor_shape(a), tensor_shape(b)))
     cx.emit(op, [a, b], [out], OPTIONS[op]())
     return out
 
@@ -114,7 +96,7 @@ def cast(cx: Context, x: Tensor, dtype: DType) -> Tensor:
         return x
     if x.is_constant:
         return cx.constant(x.data.astype(dtype.numpy), x.name + "_cast")
-    out = cx.temp(f"{x.name}_{dtype.name.lower()}", dtype, shape_of(x))
+    out = cx.temp(f"{x.name}_{dtype.name.lower()}", dtype, tensor_shape(x))
     cx.emit("CAST", [x], [out], CastOptions(in_data_type=x.dtype, out_data_type=dtype))
     return out
 
@@ -132,7 +114,7 @@ def reshape_to(cx: Context, x: Tensor, shape: Sequence[int], out: Tensor | None 
 
 def reshape_like(cx: Context, x: Tensor, like: Tensor, out: Tensor) -> Tensor:
     """x reshaped to the shape of `like`, read at run time when not fully known."""
-    shape = shape_of(like)
+    shape = tensor_shape(like)
     if shape is not None and sum(d is None for d in shape) <= 1:
         return reshape_to(cx, x, [-1 if d is None else d for d in shape], out)
     shape_t = cx.temp(like.name + "_shape", DType.INT32, [like.rank] if shape is not None else None)
@@ -143,7 +125,7 @@ def reshape_like(cx: Context, x: Tensor, like: Tensor, out: Tensor) -> Tensor:
 
 def insert_axis(cx: Context, x: Tensor, axis: int) -> Tensor:
     """x with a new axis of size 1 at `axis` (a RESHAPE when at most one dimension is unknown)."""
-    shape = shape_of(x)
+    shape = tensor_shape(x)
     target = [*shape[:axis], 1, *shape[axis:]]
     if sum(d is None for d in target) <= 1:
         return reshape_to(cx, x, [-1 if d is None else d for d in target])
@@ -154,7 +136,7 @@ def insert_axis(cx: Context, x: Tensor, axis: int) -> Tensor:
 
 def remove_axis(cx: Context, x: Tensor, axis: int, out: Tensor | None = None) -> Tensor:
     """x without its axis `axis` of size 1."""
-    shape = shape_of(x)
+    shape = tensor_shape(x)
     target = shape[:axis] + shape[axis + 1 :]
     if sum(d is None for d in target) <= 1:
         return reshape_to(cx, x, [-1 if d is None else d for d in target], out)
@@ -176,7 +158,7 @@ def reduce(cx: Context, op: str, x: Tensor, axes: Axes, keep: bool, out: Tensor 
     else:
         axes_t = cx.constant(np.array(axes, np.int32), "axes")
     if out is None:
-        shape = shape_of(x)
+        shape = tensor_shape(x)
         if shape is not None and isinstance(axes, Tensor):
             shape = [None] * len(shape) if keep else None
         elif shape is not None:

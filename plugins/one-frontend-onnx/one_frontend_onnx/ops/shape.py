@@ -29,7 +29,7 @@ from one_core.ir.options import (
 
 from ..context import Context, Node, Shape, Unsupported
 from . import converts
-from .common import axis_of, broadcast_shape, reshape
+from .common import axis_of, broadcast_shape, reshape, tensor_shape
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
@@ -107,14 +107,6 @@ def const(cx: Context, value: Any, dtype: DType) -> Tensor:
     return cx.constant(np.asarray(value, dtype.numpy), "c")
 
 
-def tensor_shape(t: Tensor) -> Shape | None:
-    """What is known of a circle tensor's shape (None: not even the rank)."""
-    if not t.shape and not t.has_rank and not t.is_constant:
-        return None
-    sig = t.shape_signature or t.shape
-    return [None if d < 0 else int(d) for d in sig]
-
-
 def cast(cx: Context, t: Tensor, dtype: DType) -> Tensor:
     if t.dtype == dtype:
         return t
@@ -141,6 +133,15 @@ def param(cx: Context, node: Node, index: int, attr: str | None = None, since: i
         return None
     value = cx.const(name)
     return value if value is not None else cx.tensor(name)
+
+
+def required_param(cx: Context, node: Node, index: int, missing: str, attr: str | None = None,
+                   since: int = 1) -> np.ndarray | Tensor:
+    """`param`, which the converter cannot do without: Unsupported(`missing`) when omitted."""
+    value = param(cx, node, index, attr, since)
+    if value is None:
+        raise Unsupported(missing)
+    return value
 
 
 def as_tensor(cx: Context, value: np.ndarray | Tensor, dtype: DType | None = None, saturate: bool = False) -> Tensor:
@@ -230,9 +231,7 @@ def reshape_(cx: Context, node: Node) -> None:
     xt, out = cx.tensor(x), cx.output(node.outputs[0], cx.dtype(x))
     if reshape_known(cx, xt, cx.shape(node.outputs[0]), out):
         return
-    target = param(cx, node, 1, "shape", 5)
-    if target is None:
-        raise Unsupported("the target shape is missing")
+    target = required_param(cx, node, 1, "the target shape is missing", "shape", 5)
     s = as_tensor(cx, target, DType.INT32)
     in_shape = cx.shape(x)
     if s.is_constant and in_shape is not None and not node.attr("allowzero", 0):  # known dimensions copied now
@@ -414,9 +413,7 @@ def expand(cx: Context, node: Node) -> None:
 @converts("Tile")
 def tile(cx: Context, node: Node) -> None:
     x = node.input(0)
-    repeats = param(cx, node, 1)
-    if repeats is None:
-        raise Unsupported("repeats are missing")
+    repeats = required_param(cx, node, 1, "repeats are missing")
     cx.emit("TILE", [cx.tensor(x), as_tensor(cx, repeats, DType.INT32)], [cx.output(node.outputs[0], cx.dtype(x))],
             TileOptions())
 
@@ -454,9 +451,7 @@ def size(cx: Context, node: Node) -> None:
 def constant_of_shape(cx: Context, node: Node) -> None:
     value = node.attr("value")
     fill = onnx.numpy_helper.to_array(value).reshape(-1)[0] if value is not None else np.float32(0)
-    dims = param(cx, node, 0)
-    if dims is None:
-        raise Unsupported("the shape is missing")
+    dims = required_param(cx, node, 0, "the shape is missing")
     fill_t = cx.constant(np.asarray(fill), "value")
     cx.emit("FILL", [as_tensor(cx, dims, DType.INT32), fill_t], [cx.output(node.outputs[0], fill_t.dtype)],
             FillOptions())
