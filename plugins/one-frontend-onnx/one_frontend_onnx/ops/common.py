@@ -8,6 +8,7 @@ from typing import overload
 import numpy as np
 
 from one_core.ir import DType, Tensor
+from one_core.ir import options as circle_options
 from one_core.ir.options import PadOptions, Padding, PadV2Options, ReshapeOptions
 
 from ..context import Context, Node, Shape, Unsupported
@@ -142,8 +143,6 @@ def same_dtype(cx: Context, node: Node, names: Sequence[str]) -> DType:
 
 
 # --- compositions of several circle operators (recurrent, quantization, detection converters) -------
-
-from one_core.ir import options as circle_options  # noqa: E402
 
 Value = Tensor | np.ndarray  # a run-time tensor, or an import-time constant still in numpy
 
