@@ -49,11 +49,12 @@ def one_register_passes(registry: Any) -> None:
 
 @hookimpl
 def one_add_commands(cli: Any) -> None:
+    from .cli.build_commands import build_command, init_command
     from .cli.commands import import_command, inspect_command, plugins_command
     from .cli.package_commands import pack_command, unpack_command
     from .cli.run_command import run_command
     from .passes.cli import optimize_command, passes_command
 
     for command in (import_command, inspect_command, plugins_command, run_command, pack_command,
-                    unpack_command, passes_command, optimize_command):
+                    unpack_command, passes_command, optimize_command, build_command, init_command):
         cli.add_command(command)

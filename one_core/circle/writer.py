@@ -58,7 +58,7 @@ def write_model(
         check_tflite_compatible(model, path)
     identifier = TFLITE_IDENTIFIER if fmt == "tflite" else CIRCLE_IDENTIFIER
     chunks = serialize(model, identifier, external_data_threshold=external_data_threshold)
-    _atomic_write(path, chunks)
+    atomic_write(path, chunks)
     return path
 
 
@@ -376,7 +376,7 @@ def _signature_t(model: Model, sig: Any) -> Any:
     return x
 
 
-def _atomic_write(path: Path, chunks: list[memoryview]) -> None:
+def atomic_write(path: Path, chunks: list[memoryview] | list[bytes]) -> None:
     """Write to a temporary file next to `path`, then rename it into place."""
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():

@@ -15,6 +15,7 @@ import pytest
 
 import modelzoo
 from onert_runner import run_onert
+from references import litert_output
 
 
 @pytest.fixture(scope="module")
@@ -43,21 +44,11 @@ def test_official_bindings_parse_the_file(imported) -> None:
     assert tensor.ShapeAsNumpy().tolist() == [1, 224, 224, 3]
 
 
-def _litert(path: Path, x: np.ndarray) -> np.ndarray:
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-    it = Interpreter(model_path=str(path), experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
-    it.allocate_tensors()
-    it.set_tensor(it.get_input_details()[0]["index"], x)
-    it.invoke()
-    return it.get_tensor(it.get_output_details()[0]["index"])
-
-
 def test_onert_matches_litert(imported, tmp_path) -> None:
     tflite, circle = imported
     rng = np.random.default_rng(3)
     xs = [rng.standard_normal((1, 224, 224, 3)).astype(np.float32) for _ in range(2)]
-    expected = [_litert(tflite, x) for x in xs]
+    expected = [litert_output(tflite, x) for x in xs]
     # The model must be informative, or any implementation would "match".
     assert np.abs(expected[0] - expected[1]).max() > 1e-2 * np.abs(expected[0]).max()
     for x, want in zip(xs, expected):
