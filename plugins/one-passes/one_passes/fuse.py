@@ -274,6 +274,56 @@ class FuseActivationFunctionPass(OperatorPass):
         return True
 
 
+def _fc_bias(fc: Operator) -> Tensor | None:
+    return fc.input(2) if len(fc.inputs) > 2 else None
+
+
+def _plain_fc(sg: Subgraph, t: Tensor, add: Operator) -> Operator | None:
+    """The FULLY_CONNECTED producing `t` for `add` alone, without activation, with float32
+    constant weights and a float32 constant bias or none."""
+    fc = producer_in(sg, t, "FULLY_CONNECTED")
+    if fc is None or len(fc.outputs) != 1 or single_reader(sg, t) is not add or activation(fc) != NONE:
+        return None
+    w, bias = fc.input(1), _fc_bias(fc)
+    if constant(w) is None or not is_float(w) or (bias is not None and (constant(bias) is None or not is_float(bias))):
+        return None
+    return fc
+
+
+class FuseHorizontalFullyConnectedPass(OperatorPass):
+    """ADD of two FULLY_CONNECTED of the same input (float32 constant weights of one shape,
+    both with a constant bias or both without, no activation, read only by the ADD) becomes one
+    FULLY_CONNECTED with the weights and biases summed, taking the ADD's activation. Float
+    rounding may differ slightly (x·w1 + x·w2 is computed as x·(w1 + w2))."""
+
+    name = "fuse_horizontal_fc_layers"
+    description = "fuse ADD of two FULLY_CONNECTED of one input into one with summed weights"
+    levels = frozenset()
+    operators = frozenset({"ADD"})
+
+    def rewrite(self, sg: Subgraph, add: Operator) -> bool:
+        a, b, out = add.input(0), add.input(1), add.outputs[0]
+        if a is None or b is None or a is b or len(add.inputs) != 2 or not is_float(out):
+            return False
+        left, right = _plain_fc(sg, a, add), _plain_fc(sg, b, add)
+        if left is None or right is None or left.input(0) is not right.input(0):
+            return False
+        if not (a.shape == b.shape == out.shape) or left.options.keep_num_dims != right.options.keep_num_dims:
+            return False
+        w1, w2, b1, b2 = left.input(1), right.input(1), _fc_bias(left), _fc_bias(right)
+        if w1.shape != w2.shape or (b1 is None) != (b2 is None) or (b1 is not None and b1.shape != b2.shape):
+            return False
+        act = activation(add)
+        sg.remove_operator(right)
+        sg.remove_operator(add)
+        left.set_input(1, add_constant(sg, f"{out.name}/weights", constant(w1) + constant(w2)))
+        if b1 is not None:
+            left.set_input(2, add_constant(sg, f"{out.name}/bias", constant(b1) + constant(b2)))
+        with_options(left, fused_activation_function=act if act is not None else NONE)
+        take_over_output(sg, left, a, out)
+        return True
+
+
 def fuse_passes() -> list[OperatorPass]:
     return [
         FuseBatchNormPass("fuse_batchnorm_with_conv", "CONV_2D",
@@ -293,4 +343,5 @@ def fuse_passes() -> list[OperatorPass]:
         FuseMulPass("fuse_mul_with_fullyconnected", "FULLY_CONNECTED",
                     "fuse MUL by a per-channel or scalar constant into the preceding FULLY_CONNECTED's weights and bias"),
         FuseActivationFunctionPass(),
+        FuseHorizontalFullyConnectedPass(),
     ]

@@ -3,12 +3,13 @@ consecutive or transposed means."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import numpy as np
 
 from one_core.ir import Operator, Subgraph, Tensor
-from one_core.ir.options import InstanceNormOptions, ReducerOptions
+from one_core.ir.options import GeluOptions, InstanceNormOptions, ReducerOptions
 from one_core.passes import OperatorPass
 from one_core.passes.rewrite import (
     add_constant,
@@ -58,6 +59,24 @@ def _contained(sg: Subgraph, ops: Iterable[Operator], keep: Tensor) -> bool:
             if is_output(sg, t) or any(id(c) not in inside for c in t.consumers):
                 return False
     return True
+
+
+def _factors(sg: Subgraph, t: Tensor) -> tuple[list[Operator], list[Tensor]]:
+    """Flatten a tree of MUL operators (no activation, inner ones read once) producing `t`:
+    (the MULs, the factors)."""
+    op = producer_in(sg, t, "MUL")
+    if op is None or not _no_activation(op) or _operands(op) is None:
+        return [], [t]
+    ops, factors = [op], []
+    for f in op.inputs[:2]:
+        inner = producer_in(sg, f, "MUL")
+        if inner is not None and single_reader(sg, f) is op:
+            sub_ops, sub_factors = _factors(sg, f)
+            ops += sub_ops
+            factors += sub_factors
+        else:
+            factors.append(f)
+    return ops, factors
 
 
 # ---------------------------------------------------------------------------- fuse_instnorm
@@ -141,7 +160,7 @@ class FuseInstanceNormPass(OperatorPass):
         for prod_t, beta in (add.inputs[:2], add.inputs[1::-1]):
             if constant(beta) is None:
                 continue
-            mul_ops, factors = self._factors(sg, prod_t)
+            mul_ops, factors = _factors(sg, prod_t)
             if not mul_ops or len(factors) not in (2, 3):
                 continue
             consts = [f for f in factors if constant(f) is not None]
@@ -163,22 +182,6 @@ class FuseInstanceNormPass(OperatorPass):
                 eps, ops = found
                 return x, (consts[0] if consts else None), beta, eps, [m[0], sub, *ops, *mul_ops, add]
         return None
-
-    def _factors(self, sg: Subgraph, t: Tensor) -> tuple[list[Operator], list[Tensor]]:
-        """Flatten a tree of MUL operators (no activation, read once) producing `t`."""
-        op = producer_in(sg, t, "MUL")
-        if op is None or not _no_activation(op) or _operands(op) is None:
-            return [], [t]
-        ops, factors = [op], []
-        for f in op.inputs[:2]:
-            inner = producer_in(sg, f, "MUL")
-            if inner is not None and single_reader(sg, f) is op:
-                sub_ops, sub_factors = self._factors(sg, f)
-                ops += sub_ops
-                factors += sub_factors
-            else:
-                factors.append(f)
-        return ops, factors
 
     def _pattern_b(self, sg: Subgraph, add: Operator):
         """x * mg + (beta - mean * mg) with mg = rsqrt(var + eps) * gamma (or rsqrt alone)."""
@@ -269,6 +272,121 @@ class FusePReluPass(OperatorPass):
         return True
 
 
+# -------------------------------------------------------------------------------- fuse_gelu
+
+
+def _near(t: Tensor | None, value: float) -> bool:
+    """`t` is a float scalar constant within 1e-5 (relative) of `value`."""
+    v = scalar_value(t) if t is not None and is_float(t) else None
+    return isinstance(v, float) and abs(v - value) <= 1e-5 * abs(value)
+
+
+def _scaled(sg: Subgraph, t: Tensor | None, factor: float) -> tuple[Operator, Tensor] | None:
+    """`t` = x * factor (or x / (1 / factor)) by a scalar constant: (the operator, x)."""
+    op = producer_in(sg, t, "MUL", "DIV")
+    if op is None or not _no_activation(op) or _operands(op) is None:
+        return None
+    if op.type == "DIV":
+        return (op, op.input(0)) if _near(op.input(1), 1.0 / factor) else None
+    got = _match_pair(op, lambda v: v, lambda c: c if _near(c, factor) else None)
+    return None if got is None else (op, got[0])
+
+
+def _power_of(sg: Subgraph, t: Tensor, x: Tensor) -> tuple[list[Operator], int] | None:
+    """`t` = x ** n written with MUL, SQUARE or POW by a constant integer: (operators, n)."""
+    if t is x:
+        return [], 1
+    op = producer_in(sg, t, "MUL", "SQUARE", "POW")
+    if op is None or not _no_activation(op):
+        return None
+    if op.type == "SQUARE":
+        inner = _power_of(sg, op.input(0), x)
+        return None if inner is None else ([op, *inner[0]], 2 * inner[1])
+    if op.type == "POW":
+        n = scalar_value(op.input(1))
+        inner = _power_of(sg, op.input(0), x)
+        if inner is None or not isinstance(n, float) or n != int(n):
+            return None
+        return [op, *inner[0]], inner[1] * int(n)
+    parts = [_power_of(sg, f, x) for f in op.inputs[:2]]
+    if len(op.inputs) != 2 or None in parts:
+        return None
+    return [op, *parts[0][0], *parts[1][0]], parts[0][1] + parts[1][1]
+
+
+def _erf_argument(sg: Subgraph, op: Operator) -> tuple[Tensor, list[Operator]] | None:
+    """`op` = CUSTOM Erf(x / sqrt(2)): (x, operators)."""
+    if op.name != "CUSTOM" or len(op.inputs) != 1 or len(op.outputs) != 1:
+        return None
+    found = _scaled(sg, op.input(0), math.sqrt(0.5))
+    return None if found is None else (found[1], [found[0]])
+
+
+def _tanh_argument(sg: Subgraph, op: Operator) -> tuple[Tensor, list[Operator]] | None:
+    """`op` = TANH(sqrt(2 / pi) * (x + 0.044715 * x ** 3)): (x, operators)."""
+    outer = _scaled(sg, op.input(0), math.sqrt(2.0 / math.pi))
+    add = producer_in(sg, None if outer is None else outer[1], "ADD")
+    if add is None or not _no_activation(add) or _operands(add) is None:
+        return None
+    for x, cubic in (add.inputs[:2], add.inputs[1::-1]):
+        scaled = _scaled(sg, cubic, 0.044715)
+        power = None if scaled is None else _power_of(sg, scaled[1], x)
+        if power is not None and power[1] == 3:
+            return x, [outer[0], add, scaled[0], *power[0]]
+    return None
+
+
+#: The function of x inside GELU's 0.5 * x * (1 + f(x)), and whether it is the tanh form.
+_GELU_INNER = {"Erf": (_erf_argument, False), "TANH": (_tanh_argument, True)}
+
+
+class FuseGeluPass(OperatorPass):
+    """0.5 * x * (1 + erf(x / sqrt(2))), with `erf` the custom operator Erf (ONE's pattern),
+    becomes GELU(x); 0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x^3))) becomes
+    GELU(x, approximate=True). The three factors may be multiplied in any order and grouping;
+    x / sqrt(2) may be a DIV, x^3 a POW, SQUARE or MULs. Constants match within 1e-5."""
+
+    name = "fuse_gelu"
+    description = "fuse the operators of 0.5 * x * (1 + erf(x / sqrt 2)) (or its tanh form) into GELU"
+    levels = frozenset()
+    operators = frozenset({"MUL"})
+
+    def rewrite(self, sg: Subgraph, op: Operator) -> bool:
+        out = op.outputs[0]
+        muls, factors = _factors(sg, out)
+        if not is_float(out) or len(factors) != 3:
+            return False
+        half = [f for f in factors if scalar_value(f) == 0.5 and is_float(f)]
+        for one_plus in factors:
+            found = self._one_plus(sg, one_plus)
+            if found is None or len(half) != 1:
+                continue
+            x, ops, approximate = found
+            if sorted(map(id, factors)) != sorted(map(id, [x, half[0], one_plus])) or not same_signature(x, out):
+                continue
+            if not _contained(sg, [*muls, *ops], out):
+                continue
+            for dead in [*muls, *ops]:
+                if dead is not op:
+                    sg.remove_operator(dead)
+            replace_operator(sg, op, Operator("GELU", [x], [out], GeluOptions(approximate=approximate)))
+            return True
+        return False
+
+    def _one_plus(self, sg: Subgraph, t: Tensor) -> tuple[Tensor, list[Operator], bool] | None:
+        """`t` = 1 + f(x) with f erf(x / sqrt 2) or its tanh form: (x, operators, tanh form)."""
+        add = producer_in(sg, t, "ADD")
+        got = _match_pair(add, lambda v: v, lambda c: c if scalar_value(c) == 1.0 and is_float(c) else None)
+        if got is None or not _no_activation(add):
+            return None
+        inner = producer_in(sg, got[0])
+        if inner is None or inner.type not in _GELU_INNER:
+            return None
+        match, approximate = _GELU_INNER[inner.type]
+        found = match(sg, inner)
+        return None if found is None else (found[0], [add, inner, *found[1]], approximate)
+
+
 # ---------------------------------------------------------------------------------- means
 
 
@@ -350,4 +468,5 @@ class FuseTransposeWithMeanPass(OperatorPass):
 
 
 def pattern_passes() -> list[OperatorPass]:
-    return [FuseInstanceNormPass(), FusePReluPass(), FuseMeanWithMeanPass(), FuseTransposeWithMeanPass()]
+    return [FuseInstanceNormPass(), FusePReluPass(), FuseGeluPass(), FuseMeanWithMeanPass(),
+            FuseTransposeWithMeanPass()]

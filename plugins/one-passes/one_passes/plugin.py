@@ -1,7 +1,8 @@
 """Hook implementation: every pass of this plugin, in the order the PassManager runs them.
 
 Order within a round: folding first (constants feed the patterns below), then substitutions
-and removals (they expose producers to fusions), transforms, fusions, and the merging passes.
+and removals (they expose producers to fusions), forwarding of reshapes and transposes,
+transforms, fusions, and the merging passes.
 Rounds repeat until nothing changes, so the order affects speed, not the result."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from one_core.plugin import hookimpl
 
 from .cse import cse_passes
 from .fold import FoldReshapeShapePass, fold_passes
+from .forward import forward_passes
 from .fuse import fuse_passes
 from .patterns import pattern_passes
 from .remove import remove_passes
@@ -29,6 +31,7 @@ def all_passes() -> list[Pass]:
         FoldReshapeShapePass(),
         *substitute_passes(),
         *remove_passes(),
+        *forward_passes(),
         *transform_passes(),
         *fuse_passes(),
         *pattern_passes(),

@@ -14,6 +14,7 @@ from one_core.passes.rewrite import (
     constant,
     int_list,
     is_float,
+    is_quantized,
     reshape_target,
     signature,
     single_reader,
@@ -222,6 +223,46 @@ class RemoveUnnecessaryAddPass(OperatorPass):
         return _identity(sg, op, op.inputs.index(x))
 
 
+class RemoveQuantDequantSeqPass(OperatorPass):
+    """DEQUANTIZE(QUANTIZE(x)) of a float x reads x: the fake quantization goes, and with it
+    the rounding to the quantized grid (not an exact rewrite: ONE's intent)."""
+
+    name = "remove_quantdequant"
+    description = "remove a QUANTIZE then DEQUANTIZE pair of a float tensor"
+    levels = frozenset()
+    operators = frozenset({"DEQUANTIZE"})
+
+    def rewrite(self, sg: Subgraph, op: Operator) -> bool:
+        quantize = producer_in(sg, op.input(0), "QUANTIZE")
+        if quantize is None:
+            return False
+        x, out = quantize.input(0), op.outputs[0]
+        if not (is_float(x) and is_float(out) and same_signature(x, out)):
+            return False
+        return bypass(sg, op, x, out)
+
+
+class RemoveRedundantQuantizePass(OperatorPass):
+    """QUANTIZE of a QUANTIZE reads the first one's input (only the last parameters count;
+    not exact: one rounding instead of two); QUANTIZE to the type and per-tensor parameters
+    its input already has goes."""
+
+    name = "remove_redundant_quantize"
+    description = "skip a QUANTIZE feeding a QUANTIZE; remove QUANTIZE to its input's parameters"
+    levels = frozenset()
+    operators = frozenset({"QUANTIZE"})
+
+    def rewrite(self, sg: Subgraph, op: Operator) -> bool:
+        first = producer_in(sg, op.input(0), "QUANTIZE")
+        if first is not None and first.input(0) is not None:
+            op.set_input(0, first.input(0))
+            return True
+        x = op.input(0)
+        if x is None or not is_quantized(x) or x.quantization.scale.size != 1:
+            return False
+        return _identity(sg, op, 0)
+
+
 def remove_passes() -> list[OperatorPass]:
     return [
         RemoveRedundantReshapePass(),
@@ -232,4 +273,6 @@ def remove_passes() -> list[OperatorPass]:
         RemoveUnnecessarySplitPass(),
         RemoveUnnecessaryTransposePass(),
         RemoveUnnecessaryAddPass(),
+        RemoveQuantDequantSeqPass(),
+        RemoveRedundantQuantizePass(),
     ]

@@ -1,19 +1,26 @@
-"""Transforms: MINIMUM/MAXIMUM clamps into RELU6, SUB of a constant into ADD."""
+"""Transforms: MINIMUM/MAXIMUM clamps into RELU6, SUB of a constant into ADD,
+FULLY_CONNECTED of two variable tensors into BATCH_MATMUL."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from one_core.ir import Operator, Subgraph
-from one_core.ir.options import AddOptions
+from one_core.ir import Operator, Subgraph, Tensor
+from one_core.ir.options import ActivationFunctionType as Act
+from one_core.ir.options import AddOptions, BatchMatMulOptions
 from one_core.passes import OperatorPass
 from one_core.passes.rewrite import (
     add_constant,
     constant,
+    int_list,
     is_float,
     replace_operator,
+    reshape_operator,
+    reshape_target,
     scalar_value,
+    signature,
     single_reader,
+    unique_name,
 )
 
 from .common import NONE, activation, producer_in, same_signature, split_const
@@ -104,5 +111,78 @@ class ReplaceSubWithAddPass(OperatorPass):
         return True
 
 
+#: Fused activations that exist as operators.
+_ACTIVATION_OPS = {Act.RELU: "RELU", Act.RELU6: "RELU6", Act.RELU_N1_TO_1: "RELU_N1_TO_1", Act.TANH: "TANH"}
+
+
+def _swapped_last_two(sg: Subgraph, t: Tensor) -> Tensor | None:
+    """The input of the TRANSPOSE producing `t` when it swaps the last two axes only."""
+    tr = producer_in(sg, t, "TRANSPOSE")
+    perm = None if tr is None else int_list(tr.input(1))
+    if perm is None or len(perm) < 2:
+        return None
+    rank = len(perm)
+    return tr.input(0) if perm == [*range(rank - 2), rank - 1, rank - 2] else None
+
+
+class ReplaceNonConstFCWithBatchMatMulPass(OperatorPass):
+    """FULLY_CONNECTED whose weights are computed at run time becomes BATCH_MATMUL(x, w) with
+    adj_y (or without it, reading the input of a TRANSPOSE of the weights; a TRANSPOSE of the
+    input becomes adj_x), then a RESHAPE when FULLY_CONNECTED flattened the batch dimensions,
+    then ADD of a non-zero constant bias or the fused activation's operator."""
+
+    name = "replace_non_const_fc_with_batch_matmul"
+    description = "replace FULLY_CONNECTED with non-constant weights by BATCH_MATMUL"
+    levels = frozenset({"O1"})
+    operators = frozenset({"FULLY_CONNECTED"})
+
+    def rewrite(self, sg: Subgraph, fc: Operator) -> bool:
+        x, w, out = fc.input(0), fc.input(1), fc.outputs[0]
+        if x is None or w is None or w.is_constant or len(x.shape) < 2 or len(w.shape) != 2:
+            return False
+        bias = fc.input(2) if len(fc.inputs) > 2 else None
+        if not (is_float(x) and is_float(w) and is_float(out)) or (bias is not None and constant(bias) is None):
+            return False
+        act = activation(fc) or NONE
+        if act not in (NONE, *_ACTIVATION_OPS) or reshape_target(out) is None:
+            return False
+        lhs, rhs = _swapped_last_two(sg, x), _swapped_last_two(sg, w)
+        options = BatchMatMulOptions(adjoint_lhs=lhs is not None, adjoint_rhs=rhs is None)
+        product = (x.shape[:-1] + out.shape[-1:], signature(x)[:-1] + signature(out)[-1:])
+        chain = [("BATCH_MATMUL", [lhs or x, rhs or w], options, product)]
+        if product[0] != out.shape:
+            chain.append(("RESHAPE", [], None, (out.shape, signature(out))))
+        if bias is not None and np.any(constant(bias) != 0):
+            chain.append(("ADD", [bias], AddOptions(fused_activation_function=act), None))
+        elif act != NONE:
+            chain.append((_ACTIVATION_OPS[act], [], None, None))
+        _emit_chain(sg, fc, chain)
+        return True
+
+
+def _emit_chain(sg: Subgraph, old: Operator, chain: list[tuple]) -> None:
+    """Replace `old` by operators (type, extra inputs, options, (shape, signature) of the
+    result or None for the previous one's) each reading the previous one's result; the last
+    writes `old`'s output."""
+    out = old.outputs[0]
+    index = sg.operators.index(old)
+    sg.remove_operator(old)
+    prev: Tensor | None = None
+    for i, (kind, extra, options, shapes) in enumerate(chain):
+        if i == len(chain) - 1:
+            result = out
+        else:
+            shape, sig = shapes if shapes is not None else (prev.shape, signature(prev))
+            result = sg.add_tensor(Tensor(unique_name(sg, f"{out.name}/{kind.lower()}"), out.dtype,
+                                          tuple(shape), shape_signature=tuple(sig)))
+        if kind == "RESHAPE":
+            new = reshape_operator(sg, prev, result, reshape_target(out), result.name)
+        else:
+            new = Operator(kind, ([prev] if prev is not None else []) + list(extra), [result], options)
+        sg.add_operator(new, index + i)
+        prev = result
+
+
 def transform_passes() -> list[OperatorPass]:
-    return [TransformMinMaxToRelu6Pass(), TransformMinReluToRelu6Pass(), ReplaceSubWithAddPass()]
+    return [TransformMinMaxToRelu6Pass(), TransformMinReluToRelu6Pass(), ReplaceSubWithAddPass(),
+            ReplaceNonConstFCWithBatchMatMulPass()]

@@ -255,3 +255,27 @@ def test_fusions_leave_quantized_operators_alone() -> None:
 
 def test_dtype_guard() -> None:
     assert DType.FLOAT32.numpy == np.float32
+
+
+def _horizontal_fc(bias: bool = True, act: Act = Act.NONE, other_weights=None, reread: bool = False):
+    g = Graph()
+    x = g.input("x", (3, 6))
+    fcs = [g.op("FULLY_CONNECTED", [x, w, g.randn(5) if bias else None], (3, 5), FullyConnectedOptions())
+           for w in (g.randn(5, 6), other_weights(g) if other_weights else g.randn(5, 6))]
+    y = g.op("ADD", fcs, (3, 5), AddOptions(act))
+    return g.done([y, fcs[0]] if reread else [y])
+
+
+@pytest.mark.parametrize(("bias", "act"), [(True, Act.NONE), (False, Act.RELU)])
+def test_fuse_horizontal_fc_layers(bias: bool, act: Act) -> None:
+    opt = check_pass(_horizontal_fc(bias, act), "fuse_horizontal_fc_layers", {"FULLY_CONNECTED": -1, "ADD": -1})
+    assert opt.main.operators[0].options.fused_activation_function == act
+
+
+@pytest.mark.parametrize("case", ["variable_weights", "reread"])
+def test_fuse_horizontal_fc_layers_must_not_fire(case: str) -> None:
+    if case == "variable_weights":
+        model = _horizontal_fc(other_weights=lambda g: g.input("w", (5, 6)))
+    else:
+        model = _horizontal_fc(reread=True)
+    check_unchanged(model, "fuse_horizontal_fc_layers")

@@ -1,4 +1,4 @@
-"""fuse_instnorm, fuse_prelu, fuse_mean_with_mean, fuse_transpose_with_mean."""
+"""fuse_instnorm, fuse_prelu, fuse_gelu, fuse_mean_with_mean, fuse_transpose_with_mean."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from passcheck import Graph, check_pass, check_unchanged, counts, tf_model
 
 import one_core
-from one_core.ir.options import AddOptions, MulOptions, ReducerOptions, TransposeOptions
+from one_core.ir.options import AddOptions, DivOptions, MulOptions, ReducerOptions, TransposeOptions
 
 RNG = np.random.default_rng(5)
 GAMMA = RNG.uniform(0.5, 1.5, 8).astype(np.float32)
@@ -122,3 +122,65 @@ def test_fuse_transpose_with_mean_must_not_fire_when_order_changes() -> None:
     x = g.input("x", (2, 3, 4, 5))
     t = g.op("TRANSPOSE", [x, g.const(np.array([0, 3, 1, 2], np.int32))], (2, 5, 3, 4), TransposeOptions())
     check_unchanged(g.done([_mean(g, t, [2], False, (2, 5, 4))]), "fuse_transpose_with_mean")
+
+
+# -------------------------------------------------------------------------------- fuse_gelu
+
+
+def _gelu_erf_reference(xs):
+    from math import erf, sqrt
+
+    x = xs[0].astype(np.float64)
+    return [(0.5 * x * (1 + np.vectorize(erf)(x / sqrt(2)))).astype(np.float32)]
+
+
+def _erf_model(variant: str, half: float = 0.5, reread: bool = False):
+    """0.5 * x * (1 + Erf(x / sqrt 2)) with Erf a custom operator, as ONE finds it."""
+    g = Graph()
+    x = g.input("x", (2, 16))
+    if variant == "div":
+        s = g.op("DIV", [x, g.const(np.float32(np.sqrt(2)))], x.shape, DivOptions())
+    else:
+        s = g.op("MUL", [x, g.const(np.float32(np.sqrt(0.5)))], x.shape, MulOptions())
+    e = g.op("CUSTOM", [s], x.shape, custom_code="Erf")
+    p = g.op("ADD", [e, g.const(np.float32(1))], x.shape, AddOptions())
+    if variant == "div":  # (x * 0.5) * (1 + erf)
+        y = g.op("MUL", [g.op("MUL", [x, g.const(np.float32(half))], x.shape, MulOptions()), p], x.shape, MulOptions())
+    else:  # (x * (1 + erf)) * 0.5
+        y = g.op("MUL", [g.op("MUL", [x, p], x.shape, MulOptions()), g.const(np.float32(half))], x.shape, MulOptions())
+    return g.done([y, p] if reread else [y])
+
+
+@pytest.mark.parametrize("variant", ["one", "div"])
+def test_fuse_gelu_erf(variant: str) -> None:
+    removed = {"MUL": -3} if variant == "one" else {"MUL": -2, "DIV": -1}
+    opt = check_pass(_erf_model(variant), "fuse_gelu", {**removed, "Erf": -1, "ADD": -1, "GELU": 1},
+                     reference=_gelu_erf_reference)
+    assert opt.main.operators[0].options.approximate is False
+
+
+def _tanh_model(cube: str):
+    g = Graph()
+    x = g.input("x", (2, 16))
+    if cube == "pow":
+        c = g.op("POW", [x, g.const(np.float32(3))], x.shape)
+    else:
+        c = g.op("MUL", [x, g.op("MUL", [x, x], x.shape, MulOptions())], x.shape, MulOptions())
+    u = g.op("ADD", [x, g.op("MUL", [c, g.const(np.float32(0.044715))], x.shape, MulOptions())], x.shape, AddOptions())
+    t = g.op("TANH", [g.op("MUL", [g.const(np.float32(0.7978845608)), u], x.shape, MulOptions())], x.shape)
+    p = g.op("ADD", [g.const(np.float32(1)), t], x.shape, AddOptions())
+    half_x = g.op("MUL", [g.const(np.float32(0.5)), x], x.shape, MulOptions())
+    return g.done([g.op("MUL", [half_x, p], x.shape, MulOptions())])
+
+
+@pytest.mark.parametrize("cube", ["pow", "mul"])
+def test_fuse_gelu_tanh(cube: str) -> None:
+    opt = check_pass(_tanh_model(cube), "fuse_gelu", None)
+    assert [op.type for op in opt.main.operators] == ["GELU"]
+    assert opt.main.operators[0].options.approximate is True
+
+
+@pytest.mark.parametrize("case", ["not_half", "reread"])
+def test_fuse_gelu_must_not_fire(case: str) -> None:
+    model = _erf_model("one", half=0.4) if case == "not_half" else _erf_model("one", reread=True)
+    check_unchanged(model, "fuse_gelu")

@@ -7,7 +7,7 @@ import pytest
 from passcheck import Graph, check_pass, check_unchanged, counts, tf_model
 
 import one_core
-from one_core.ir import DType
+from one_core.ir import DType, Quantization
 from one_core.ir.options import (
     AddOptions,
     ReshapeOptions,
@@ -192,3 +192,57 @@ def test_remove_unnecessary_add_keeps_integer_and_activation() -> None:
     model = g.done([g.op("ADD", [x, g.const(np.zeros(3, np.float32))], (2, 3), AddOptions(Act.RELU)),
                     g.op("ADD", [i, g.const(np.zeros(3, np.int32))], (2, 3), AddOptions(), DType.INT32)])
     check_unchanged(model, "remove_unnecessary_add")
+
+
+# ------------------------------------------------------------------------------ quantization
+
+
+def _quantized(g: Graph, x, scale: float, dtype: DType = DType.INT8):
+    q = g.op("QUANTIZE", [x], x.shape, dtype=dtype)
+    q.quantization = Quantization(np.array([scale], np.float32), np.array([0], np.int64))
+    return q
+
+
+def test_remove_quantdequant() -> None:
+    g = Graph()
+    x = g.input("x", (2, 8))
+    d = g.op("DEQUANTIZE", [_quantized(g, x, 0.05)], x.shape)
+    model = g.done([g.op("RELU", [d], x.shape)])
+    check_pass(model, "remove_quantdequant", {"QUANTIZE": -1, "DEQUANTIZE": -1},
+               reference=lambda xs: [np.maximum(xs[0], 0)], litert=False)
+
+
+def test_remove_quantdequant_must_not_fire_on_a_quantized_source() -> None:
+    g = Graph()
+    x = g.input("x", (2, 8))
+    q = _quantized(g, _quantized(g, x, 0.05), 0.1)
+    check_unchanged(g.done([g.op("DEQUANTIZE", [q], x.shape)]), "remove_quantdequant")
+
+
+def test_remove_redundant_quantize_same_parameters() -> None:
+    g = Graph()
+    q = _quantized(g, g.input("x", (2, 8)), 0.05)
+    model = g.done([g.op("DEQUANTIZE", [_quantized(g, q, 0.05)], q.shape)])
+    check_pass(model, "remove_redundant_quantize", {"QUANTIZE": -1})
+
+
+def test_remove_redundant_quantize_consecutive() -> None:
+    """QUANTIZE(QUANTIZE(x)) quantizes x once, with the last parameters (one rounding instead
+    of two: compared with that, not with the original)."""
+    g = Graph()
+    x = g.input("x", (2, 8))
+    q = _quantized(g, _quantized(g, x, 0.02, DType.INT16), 0.05)
+    model = g.done([g.op("DEQUANTIZE", [q], x.shape)])
+
+    def reference(xs):
+        v = xs[0] / np.float32(0.05)
+        return [np.clip(np.trunc(v + np.copysign(0.5, v)), -128, 127).astype(np.float32) * np.float32(0.05)]
+
+    check_pass(model, "remove_redundant_quantize", {"QUANTIZE": -1}, reference=reference, litert=False)
+
+
+def test_remove_redundant_quantize_must_not_fire_on_new_parameters() -> None:
+    g = Graph()
+    q = g.input("q", (2, 8), DType.INT8)
+    q.quantization = Quantization(np.array([0.05], np.float32), np.array([0], np.int64))
+    check_unchanged(g.done([g.op("DEQUANTIZE", [_quantized(g, q, 0.1)], q.shape)]), "remove_redundant_quantize")

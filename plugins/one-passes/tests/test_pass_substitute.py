@@ -12,6 +12,7 @@ from one_core.ir import DType
 from one_core.ir.options import ActivationFunctionType as Act
 from one_core.ir.options import (
     Conv2DOptions,
+    FullyConnectedOptions,
     PackOptions,
     Padding,
     PadV2Options,
@@ -222,3 +223,47 @@ def test_replace_sub_with_add_keeps_activation_and_skips_constant_minus_x() -> N
     b = g.op("SUB", [g.randn(3), x], (2, 3), SubOptions())
     opt = check_pass(g.done([a, b]), "replace_sub_with_add", {"SUB": -1, "ADD": 1})
     assert opt.main.operators[0].options.fused_activation_function == Act.RELU
+
+
+# -------------------------------------------------------------- replace_non_const_fc_with_batch_matmul
+
+
+def _variable_fc(x_shape, out_shape, *, bias=None, act=Act.NONE, transpose_w=False, transpose_x=False,
+                 keep_num_dims=False):
+    g = Graph()
+    x = g.input("x", x_shape)
+    w = g.input("w", (6, 5) if transpose_w else (5, 6))
+    if transpose_w:
+        w = g.op("TRANSPOSE", [w, g.const(np.array([1, 0], np.int32))], (5, 6), TransposeOptions())
+    if transpose_x:
+        x = g.op("TRANSPOSE", [x, g.const(np.array([1, 0], np.int32))], x_shape[::-1], TransposeOptions())
+    b = None if bias is None else g.const(np.full(5, bias, np.float32))
+    y = g.op("FULLY_CONNECTED", [x, w, b], out_shape, FullyConnectedOptions(act, keep_num_dims=keep_num_dims))
+    return g.done([y])
+
+
+@pytest.mark.parametrize(("case", "delta"), [
+    ("plain", {}),
+    ("bias_relu", {"ADD": 1}),
+    ("zero_bias_relu6", {"RELU6": 1}),
+    ("transposes", {"TRANSPOSE": -2}),
+    ("rank3", {"RESHAPE": 1}),
+    ("rank3_keep_dims", {}),
+])
+def test_replace_non_const_fc_with_batch_matmul(case: str, delta: dict) -> None:
+    model = {
+        "plain": lambda: _variable_fc((3, 6), (3, 5)),
+        "bias_relu": lambda: _variable_fc((3, 6), (3, 5), bias=0.5, act=Act.RELU),
+        "zero_bias_relu6": lambda: _variable_fc((3, 6), (3, 5), bias=0.0, act=Act.RELU6),
+        "transposes": lambda: _variable_fc((6, 3), (3, 5), transpose_w=True, transpose_x=True),
+        "rank3": lambda: _variable_fc((2, 3, 6), (6, 5)),
+        "rank3_keep_dims": lambda: _variable_fc((2, 3, 6), (2, 3, 5), keep_num_dims=True),
+    }[case]()
+    check_pass(model, "replace_non_const_fc_with_batch_matmul", {"FULLY_CONNECTED": -1, "BATCH_MATMUL": 1, **delta})
+
+
+def test_replace_non_const_fc_with_batch_matmul_must_not_fire_on_constant_weights() -> None:
+    g = Graph()
+    x = g.input("x", (3, 6))
+    y = g.op("FULLY_CONNECTED", [x, g.randn(5, 6), None], (3, 5), FullyConnectedOptions())
+    check_unchanged(g.done([y]), "replace_non_const_fc_with_batch_matmul")
