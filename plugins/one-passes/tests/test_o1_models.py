@@ -177,3 +177,32 @@ def test_cli_passes_table_and_json() -> None:
     text = _one("passes").stdout.splitlines()
     assert text[0].split() == ["NAME", "O1", "DESCRIPTION"]
     assert any(line.startswith("fold_dequantize") and " yes " in line for line in text)
+
+
+#: tf2onnx exports of Keras applications imported by the ONNX frontend -> operators -O1 removes
+#: (batch norms left as MUL + ADD by the exporter, and separate activations)
+ONNX_ZOO = {("MobileNetV2", 96): 69, ("ResNet50", 64): 155, ("EfficientNetB0", 64): 96}
+ONNX_RTOL = 1e-4  # of the output scale, against onnxruntime: folding batch norms into the weights
+#                   reassociates float sums, which moves deep networks' outputs by ~5e-5 either way
+
+
+@pytest.mark.parametrize("app", list(ONNX_ZOO), ids=[name for name, _ in ONNX_ZOO])
+def test_o1_on_onnx_imports(app: tuple[str, int]) -> None:
+    """Fewer operators, idempotent, and the optimized model is as close to onnxruntime as the
+    imported one (the reference decides, since both differ from it by float rounding)."""
+    pytest.importorskip("one_frontend_onnx")
+    onnxruntime = pytest.importorskip("onnxruntime")
+    path = modelzoo.keras_onnx(*app)
+    model = one_core.load(path)
+    opt, report = optimized(one_core.load(path), level="O1")
+    verify(opt)
+    assert sum(counts(model).values()) - sum(counts(opt).values()) == ONNX_ZOO[app], report.render()
+    reference = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    xs = [random_inputs(model, seed) for seed in (0, 1)]
+    _informative(run(model, xs[0]), run(model, xs[1]))
+    for x in xs:
+        want = reference.run(None, {reference.get_inputs()[0].name: x[0]})
+        assert_close(run(model, x), want, rtol=ONNX_RTOL)
+        assert_close(run(opt, x), want, rtol=ONNX_RTOL)
+    _, again = optimized(opt, level="O1")
+    assert not again.changed, again.render()
