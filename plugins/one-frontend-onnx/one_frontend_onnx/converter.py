@@ -18,9 +18,9 @@ import onnx
 from one_core.errors import ConversionError, OneError, UnsupportedOperatorError
 from one_core.ir import DType, Model, SignatureDef, Subgraph, Tensor, verify
 from one_core.ir.options import CastOptions, ReshapeOptions, ShapeOptions
+from one_core.passes import layout
 from one_core.passes.dce import remove_dead_operators
 
-from . import layout
 from .context import Context, Node, Shape, Unsupported, channels_first_perm, channels_last_perm, onnx_dtype
 from .folding import fold
 from .loading import tensor_array

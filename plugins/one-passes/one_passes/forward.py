@@ -16,7 +16,7 @@ import numpy as np
 
 from one_core.ir import Operator, Subgraph, Tensor
 from one_core.ir.options import ReshapeOptions
-from one_core.passes import OperatorPass
+from one_core.passes import OperatorPass, Pass, SubgraphPass, layout
 from one_core.passes.rewrite import add_constant, constant, int_list, is_float, signature, unique_name
 
 from .common import producer_in, split_const
@@ -158,5 +158,19 @@ def _untransposed(sg: Subgraph, c: Tensor, perm: list[int]) -> Tensor | None:
     return add_constant(sg, f"{c.name}/untransposed", np.transpose(full, np.argsort(perm)))
 
 
-def forward_passes() -> list[OperatorPass]:
-    return [ForwardReshapeToUnaryOpPass(), ForwardTransposeOpPass()]
+class ConvertNchwToNhwcPass(SubgraphPass):
+    """Channels-first graphs whose channels-last operators sit between Transposes (imports that
+    went operator by operator) become channels-last throughout: the core's layout propagation
+    merges Transposes and sinks them through layout-agnostic operators until only the model's
+    boundaries keep one. Inputs and outputs keep their layout."""
+
+    name = "convert_nchw_to_nhwc"
+    description = "propagate layout Transposes through layout-agnostic operators until they cancel"
+    levels = frozenset()
+
+    def run_subgraph(self, sg: Subgraph) -> bool:
+        return layout.propagate(sg)
+
+
+def forward_passes() -> list[Pass]:
+    return [ForwardReshapeToUnaryOpPass(), ForwardTransposeOpPass(), ConvertNchwToNhwcPass()]

@@ -126,3 +126,41 @@ def test_forward_transpose_op_must_not_fire(case: str) -> None:
     else:
         y = g.op("ADD", [t, g.randn(1, 1, 4, 5, 3)], (1, 1, 4, 5, 3), AddOptions())
     check_unchanged(g.done([y]), "forward_transpose_op")
+
+
+def _conv_nchw(g: Graph, x, cin: int, cout: int, seed: int):
+    """A channels-first convolution as an operator-by-operator import makes it: Transposes to
+    channels-last and back around CONV_2D."""
+    from one_core.ir.options import Conv2DOptions, Padding
+
+    w = g.const((np.random.default_rng(seed).standard_normal((cout, 3, 3, cin)) * 0.3).astype(np.float32))
+    n, _, h, wd = x.shape
+    nhwc = g.op("TRANSPOSE", [x, g.const(np.array([0, 2, 3, 1], np.int32))], (n, h, wd, cin), TransposeOptions())
+    y = g.op("CONV_2D", [nhwc, w, None], (n, h, wd, cout), Conv2DOptions(padding=Padding.SAME, stride_h=1, stride_w=1))
+    return g.op("TRANSPOSE", [y, g.const(np.array([0, 3, 1, 2], np.int32))], (n, cout, h, wd), TransposeOptions())
+
+
+def _nchw_net(readers_of_middle: str = "RELU"):
+    g = Graph()
+    x = g.input("x", (1, 3, 6, 6))
+    a = _conv_nchw(g, x, 3, 4, 0)
+    mid = g.op(readers_of_middle, [a], a.shape)
+    b = _conv_nchw(g, mid, 4, 4, 1)
+    s = g.op("ADD", [b, g.const(np.full((4, 1, 1), 0.5, np.float32))], b.shape, AddOptions())
+    return g.done([g.op("RELU", [s], s.shape)])
+
+
+def test_convert_nchw_to_nhwc() -> None:
+    """Four Transposes become two: into channels-last after the input, back before the output."""
+    opt = check_pass(_nchw_net(), "convert_nchw_to_nhwc", {"TRANSPOSE": -2})
+    ops = [op.type for op in opt.main.operators]
+    assert ops == ["TRANSPOSE", "CONV_2D", "RELU", "CONV_2D", "ADD", "RELU", "TRANSPOSE"]
+    assert opt.main.operators[-1].outputs[0] is opt.main.outputs[0]
+
+
+def test_convert_nchw_to_nhwc_keeps_a_layout_reader() -> None:
+    """SOFTMAX works along the last axis, which is not the same axis in the two layouts: the
+    Transposes around it stay (the last one only moves below the elementwise tail)."""
+    opt = check_pass(_nchw_net("SOFTMAX"), "convert_nchw_to_nhwc", {})
+    ops = [op.type for op in opt.main.operators]
+    assert ops == ["TRANSPOSE", "CONV_2D", "TRANSPOSE", "SOFTMAX", "TRANSPOSE", "CONV_2D", "ADD", "RELU", "TRANSPOSE"]

@@ -1,20 +1,26 @@
 """Layout propagation: Transposes move through layout-agnostic operators until they cancel.
 
-Converters of channels-first ONNX operators wrap each circle operator in a pair of Transposes
-(to channels-last and back). Between two convolutions the pair "back, then forth again" is the
-identity; what sits between them (activations, residual additions, padding, concatenation,
-reductions) does not care about the layout, provided its axis arguments and constant operands
-are permuted too. This pass therefore repeats two rewrites until neither applies:
+A channels-first graph made channels-last operator by operator (the ONNX frontend converts each
+Conv as circle's CONV_2D between a Transpose into channels-last and one back; ONE's importers
+through TensorFlow leave the same pattern) has, between two convolutions, the pair "back, then
+forth again", which is the identity; what sits between them (activations, residual additions,
+padding, concatenation, reductions) does not care about the layout, provided its axis arguments
+and constant operands are permuted too. `propagate` therefore repeats two rewrites until neither
+applies:
 
 * merge: Transpose(Transpose(x, p), q) is one Transpose with the composed permutation, and
   nothing at all when that is the identity;
 * sink: an operator whose layout-relevant inputs are all Transposes with the same permutation p
-  (or constants, permuted here at import) runs on the untransposed inputs instead, with its axes
-  remapped, and a Transpose p moves to each of its outputs. Sinking happens only when it does
-  not add Transposes: it removes at least as many as it creates.
+  (or constants, permuted here) runs on the untransposed inputs instead, with its axes remapped,
+  and a Transpose p moves to each of its outputs. Sinking happens only when it does not add
+  Transposes: it removes at least as many as it creates (judged for a single operator, or for a
+  whole region of readers below one Transpose).
 
-What remains are the real boundaries: model inputs and outputs in ONNX's layout, and operators
-that do depend on the layout (Reshape, Softmax over an axis, ...).
+Then Transposes that only move dimensions of size 1 become Reshapes. What remains are the real
+boundaries: model inputs and outputs in their original layout, and operators that do depend on
+the layout (Reshape of a feature map, Softmax over an axis, ...). The IR is all this needs, so it
+lives in the core: the ONNX frontend runs it after conversion, and the `convert_nchw_to_nhwc`
+pass runs it on any circle model.
 """
 
 from __future__ import annotations
