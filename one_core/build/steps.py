@@ -15,6 +15,7 @@ from ..api import load, optimize, save
 from ..errors import InputError
 from ..ir.model import Model
 from ..options import parse_bool
+from ..passes.outputs import change_outputs, parse_output_names
 from ..plugin.manager import get_plugins
 
 Warn = Callable[[str], None]
@@ -208,8 +209,7 @@ class OptimizeDriver(Driver):
     With no pass at all the model is written unchanged, as circle2circle does without options."""
 
     name = "one-optimize"
-    keys = frozenset({"O1"})
-    unsupported = {"change_outputs": "the outputs of a model are not changed here"}
+    keys = frozenset({"O1", "change_outputs"})
 
     def problem(self, key: str, value: str) -> str | None:
         if key in self.keys or key in get_plugins().passes:
@@ -226,7 +226,8 @@ class OptimizeDriver(Driver):
         return [*super().known(), *sorted(ONE_OPTIMIZE_OPTIONS), *get_plugins().passes.names()]
 
     def is_flag(self, key: str) -> bool:
-        return key not in self.required  # every other key it honours switches a pass (or O1)
+        # every other key it honours switches a pass (or O1); change_outputs names tensors
+        return key not in self.required and key != "change_outputs"
 
 
     def run(self, options: Mapping[str, str], level: str | None) -> str:
@@ -235,9 +236,12 @@ class OptimizeDriver(Driver):
             level = "O1"
         model = load(path_of(options["input_path"]))
         output = path_of(options["output_path"])
+        if options.get("change_outputs"):
+            change_outputs(model, parse_output_names(options["change_outputs"]))
         if not level and not passes:
             save(model, output)
-            return f"{output}: no pass switched on, written unchanged"
+            changed = "outputs changed" if options.get("change_outputs") else "written unchanged"
+            return f"{output}: no pass switched on, {changed}"
         model, report = optimize(model, level=level, passes=passes, report=True)
         save(model, output)
         what = ", ".join(filter(None, [level, f"{len(passes)} pass(es)" if passes else ""]))

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ..errors import InputError
+from .outputs import change_outputs, parse_output_names
 from .manager import (
     PassManager,
     available_passes,
@@ -51,6 +52,8 @@ _EPILOG = """\b
 Passes are chosen with flags named after them, as ONE's circle2circle spells them
 (underscores or dashes): --fuse_batchnorm_with_conv --fold_dequantize ... and -O1 (or --O1)
 for the O1 group, which is also the default when no flag is given. `one passes` lists them.
+--change_outputs a,b makes those tensors the model's outputs first (operators only the old
+outputs needed go).
 """
 
 
@@ -69,13 +72,15 @@ def optimize_command(ctx: click.Context, args: tuple[str, ...], output: Path, re
     from ..api import load, save
     from ..cli.progress import step
 
-    model_path, level, names = _parse(args)
+    model_path, level, names, new_outputs = _parse(args)
     registry = available_passes()
     chosen = select_passes(level, names, registry)
     if not chosen:
         raise InputError("no optimization pass is installed (install one-passes)")
     with step(f"loading {model_path}"):
         model = load(model_path)
+    if new_outputs is not None:
+        change_outputs(model, parse_output_names(new_outputs))
     debug = bool(ctx.obj and ctx.obj.get("debug")) or None
     with step("optimizing"):
         result = PassManager(chosen, debug=debug).run(model)
@@ -93,14 +98,25 @@ def optimize_command(ctx: click.Context, args: tuple[str, ...], output: Path, re
         click.echo(result.render())
 
 
-def _parse(args: tuple[str, ...]) -> tuple[Path, str | None, list[str]]:
+def _parse(args: tuple[str, ...]) -> tuple[Path, str | None, list[str], str | None]:
+    """MODEL, the level, pass names and `--change_outputs NAMES` from the raw arguments."""
     model: Path | None = None
     level: str | None = None
     names: list[str] = []
+    change_outputs: str | None = None
     known = None
-    for arg in args:
+    rest = list(args)
+    while rest:
+        arg = rest.pop(0)
         if arg in ("-O1", "--O1", "-o1", "--o1"):
             level = "O1"
+        elif normalize_name(arg.split("=", 1)[0]) == "change_outputs":
+            if "=" in arg:
+                change_outputs = arg.split("=", 1)[1]
+            elif rest:
+                change_outputs = rest.pop(0)
+            else:
+                raise InputError("--change_outputs needs the comma-separated names of the new outputs")
         elif arg.startswith("-"):
             name = normalize_name(arg)
             if known is None:
@@ -116,4 +132,4 @@ def _parse(args: tuple[str, ...]) -> tuple[Path, str | None, list[str]]:
         raise InputError("missing the model to optimize: one optimize MODEL -o OUTPUT [-O1] [--PASS ...]")
     if level is None and not names:
         level = "O1"
-    return model, level, names
+    return model, level, names, change_outputs

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import outputs
 from ..errors import InputError, InvalidModelError, OneError
 from ..ir.model import Model
 from ..ir.verify import verify
@@ -239,13 +240,16 @@ def select_passes(level: str | None = None, passes: Iterable[str | Pass] = (),
 
 def optimize(model: Model, level: str | None = None, passes: Iterable[str | Pass] | None = None,
              *, debug: bool | None = None, max_rounds: int = DEFAULT_MAX_ROUNDS,
-             report: bool = False) -> Any:
+             report: bool = False, change_outputs: str | Sequence[str] | None = None) -> Any:
     """Optimize `model` in place and return it (or `(model, OptimizeReport)` with
     `report=True`).
 
     `level="O1"` runs the O1 group (see `one passes`); `passes=[...]` names passes (ONE's
     circle2circle option names, dashes or underscores, or Pass objects). Both together run
-    the union. With neither, the level is O1."""
+    the union. With neither, the level is O1. `change_outputs` ("a,b" or a list) first makes
+    those tensors the model's outputs, as ONE's `--change_outputs` does."""
+    if change_outputs is not None:
+        outputs.change_outputs(model, outputs.parse_output_names(change_outputs))
     if isinstance(passes, (str, Pass)):
         passes = [passes]
     if level is None and not passes:
