@@ -14,8 +14,8 @@ OPTION_HELP = {
     "input_shapes": "shapes of the inputs, colon-separated in input order, e.g. 1,3,224,224:1,10 "
                     "(or a dict by name from Python); fixes dynamic dimensions (-1 keeps one dynamic)",
     "custom_ops": "true: operators without a circle equivalent become custom operators instead of an error",
-    "io_layout": "onnx (default): inputs and outputs keep ONNX's layout; nhwc: rank 3-5 inputs and outputs "
-                 "are channels-last",
+    "io_layout": "onnx (default): inputs and outputs keep ONNX's layout; nhwc: rank 3-5 inputs and outputs, "
+                 "channels-first in the ONNX model, are presented channels-last",
 }
 IO_LAYOUTS = ("onnx", "nhwc")
 
