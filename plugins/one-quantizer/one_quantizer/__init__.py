@@ -1,0 +1,11 @@
+"""Calibration (ONE's record-minmax) and post-training full-integer quantization
+(ONE's circle-quantizer) of circle models.
+
+    model = one_core.load("model.tflite")
+    q = one_quantizer.quantize(model, "calib.npz", dtype="int8", granularity="channel")
+"""
+
+from .calibration import calibrate, percentile, moving_average
+from .quantize import SUPPORTED_OPERATORS, quantize, quantize_with_minmax
+
+__all__ = ["SUPPORTED_OPERATORS", "calibrate", "moving_average", "percentile", "quantize", "quantize_with_minmax"]

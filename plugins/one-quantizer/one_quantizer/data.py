@@ -1,0 +1,98 @@
+"""Calibration records: read from files or iterables, checked against the model's inputs.
+
+Files: an .npz keyed by input name (or `arr_0`...) whose arrays stack records on a new first
+axis (an array of exactly the input's shape is one record); ONE's .h5 layout
+(`value/<record>/<input>`, or `value/<input>` for one record); a directory of .npy (one record
+of a one-input model each) or .npz files (one record each), read in name order."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Union
+
+import numpy as np
+
+from one_core.errors import InputError
+from one_core.ir import Tensor
+from one_core.tensorio import read_tensors
+
+Records = Union[str, os.PathLike, Iterable[Any]]
+
+
+def iter_records(data: Records, inputs: Sequence[Tensor]) -> Iterator[list[np.ndarray]]:
+    """Each record as a list of arrays in input order, checked (dtype, shape, NaN)."""
+    source = _file_records(Path(data), inputs) if isinstance(data, (str, os.PathLike)) else data
+    for i, record in enumerate(source):
+        yield _checked(_as_list(record, inputs, i), inputs, i)
+
+
+def _file_records(path: Path, inputs: Sequence[Tensor]) -> Iterator[Any]:
+    names = [t.name for t in inputs]
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in (".npy", ".npz"))
+        if not files:
+            raise InputError(f"{path}: no .npy or .npz files")
+        for f in files:
+            if f.suffix.lower() == ".npz":
+                yield read_tensors(f, names)
+            elif len(inputs) != 1:
+                raise InputError(f"{f}: a .npy record holds one input, the model has {len(inputs)}")
+            else:
+                yield [np.load(f, allow_pickle=False)]
+    elif path.suffix.lower() == ".h5" and _h5_has_records(path):
+        yield from _h5_records(path, len(inputs))
+    else:
+        arrays = read_tensors(path, names)
+        if all(a.ndim == len(t.shape) for a, t in zip(arrays, inputs)):
+            yield arrays
+        else:
+            yield from zip(*arrays)
+
+
+def _h5_has_records(path: Path) -> bool:
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        return "value" in f and "0" in f["value"] and isinstance(f["value"]["0"], h5py.Group)
+
+
+def _h5_records(path: Path, count: int) -> Iterator[list[np.ndarray]]:
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        group = f["value"]
+        for key in sorted(group, key=int):
+            missing = [str(i) for i in range(count) if str(i) not in group[key]]
+            if missing:
+                raise InputError(f"{path}: record {key} lacks input(s) {', '.join(missing)}")
+            yield [np.array(group[key][str(i)]) for i in range(count)]
+
+
+def _as_list(record: Any, inputs: Sequence[Tensor], index: int) -> list[np.ndarray]:
+    if isinstance(record, Mapping):
+        missing = [t.name for t in inputs if t.name not in record]
+        if missing:
+            raise InputError(f"calibration record {index}: no value for input '{missing[0]}'")
+        return [np.asarray(record[t.name]) for t in inputs]
+    if isinstance(record, np.ndarray):
+        record = [record]
+    items = [np.asarray(x) for x in record]
+    if len(items) != len(inputs):
+        raise InputError(f"calibration record {index}: {len(items)} arrays, the model has {len(inputs)} inputs")
+    return items
+
+
+def _checked(arrays: list[np.ndarray], inputs: Sequence[Tensor], index: int) -> list[np.ndarray]:
+    for x, t in zip(arrays, inputs):
+        where = f"calibration record {index}, input '{t.name}'"
+        expected = t.dtype.numpy
+        if x.dtype != expected:
+            raise InputError(f"{where}: dtype {x.dtype}, expected {np.dtype(expected)}")
+        signature = t.shape_signature or t.shape
+        if len(x.shape) != len(signature) or any(s >= 0 and s != d for s, d in zip(signature, x.shape)):
+            raise InputError(f"{where}: shape {list(x.shape)}, expected {list(signature)}")
+        if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
+            raise InputError(f"{where}: contains NaN or infinity")
+    return arrays
