@@ -48,17 +48,8 @@ OPTIONS = [
 ]
 
 
-def _cases():
-    for fn in FAMILIES:
-        for options in OPTIONS:
-            marks = []
-            if fn is conv_family and options["dtype"] == "uint8":  # a runtime issue, kept visible
-                marks = [pytest.mark.xfail(strict=True, reason="runtime and LiteRT differ by 1 on one element "
-                                                               "of the uint8 conv chain (each operator alone agrees)")]
-            yield pytest.param(fn, options, marks=marks, id=f"{'-'.join(options.values())}-{fn.__name__}")
-
-
-@pytest.mark.parametrize(("fn", "options"), list(_cases()))
+@pytest.mark.parametrize("fn", FAMILIES, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("options", OPTIONS, ids=lambda o: "-".join(o.values()))
 def test_litert_equals_runtime(fn, options, tmp_path):
     path = quantized_file(tflite_model(fn, [((1, 8, 8, 4), np.float32)]), tmp_path, **options)
     for seed in range(2):

@@ -144,12 +144,14 @@ class Requantizer:
     point, clamped to [lo, hi].
 
     `wide` selects the 64-bit-accumulator variant TFLite uses for 16-bit activations (a 16-bit
-    multiplier and a single rounding); otherwise the 32-bit one (a rounding doubling high
+    multiplier and a single rounding); `single_rounding` the full 31-bit multiplier with a single
+    rounding (LiteRT's uint8 FULLY_CONNECTED); otherwise the 32-bit one (a rounding doubling high
     multiply, then a rounding right shift). The work runs in cache-sized blocks (on several
     threads for large tensors), with per-channel parameters repeated along a row of several
     channel groups so numpy's inner loops stay long."""
 
-    def __init__(self, reals: np.ndarray, zero_point: int, lo: int, hi: int, dtype: Any, wide: bool = False) -> None:
+    def __init__(self, reals: np.ndarray, zero_point: int, lo: int, hi: int, dtype: Any, wide: bool = False,
+                 single_rounding: bool = False) -> None:
         mant, shift = quantize_multipliers(np.asarray(reals, np.float64))
         per_channel = mant.size > 1 and not (np.all(mant == mant[0]) and np.all(shift == shift[0]))
         self.channels = int(mant.size) if per_channel else 1
@@ -157,7 +159,9 @@ class Requantizer:
         self.zero_point, self.lo, self.hi = int(zero_point), int(lo), int(hi)
         self.dtype = np.dtype(dtype)
         self.add_zero_point = bool(self.zero_point)
-        if wide:
+        if single_rounding:  # (x * m + 2**(30 - shift)) >> (31 - shift): one rounding, half up
+            params = {"mant": mant, "add": np.left_shift(np.int64(1), 30 - shift), "shift": 31 - shift}
+        elif wide:
             rm = np.where(mant < 0x7FFF0000, (mant + (1 << 15)) >> 16, 0x7FFF)
             ts = 15 - shift
             params = {"rm": rm, "ts": ts, "rnd": np.left_shift(np.int64(1), ts - 1)}

@@ -136,7 +136,10 @@ def fully_connected(ctx: OpContext) -> Callable:
     lo, hi = tensor_activation_range(act, y_t)
     # TFLite's int16 FULLY_CONNECTED rescales with the 32-bit MultiplyByQuantizedMultiplier even
     # with an int64 bias (checked against LiteRT)
-    rq = Requantizer(reals, int(z_out[0]), lo, hi, y_t.dtype.numpy, wide=False)
+    # LiteRT's uint8 FULLY_CONNECTED rounds once, (acc * m + half) >> (31 - shift), where int8
+    # rounds twice (measured: the two differ by 1 where the first rounding lands on a half)
+    rq = Requantizer(reals, int(z_out[0]), lo, hi, y_t.dtype.numpy, wide=False,
+                     single_rounding=y_t.dtype == DType.UINT8)
     xmax = int_magnitude(x_t.dtype.numpy)
     if b_t is not None and bias is None:
         raise OneError(f"{where}: the bias must be a constant")
