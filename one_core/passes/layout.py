@@ -165,7 +165,7 @@ def _region(sg: Subgraph, op: Operator, perm: list[int]) -> list[Operator] | Non
     """The operators below Transpose `op` that can all run in the untransposed layout (their
     layout-relevant inputs come from the Transpose, from each other, or are constants), in graph
     order, when moving the Transpose below all of them needs at most one Transpose."""
-    inside = {op.outputs[0]}
+    inside = {op.outputs[0]: None}  # a dict: an ordered set, so the result never depends on ids
     members: list[Operator] = []
     grown = True
     while grown:
@@ -179,7 +179,7 @@ def _region(sg: Subgraph, op: Operator, perm: list[int]) -> list[Operator] | Non
                 if plan is None or not all(_movable(reader.inputs[i], inside, len(perm)) for i in plan.inputs):
                     continue
                 members.append(reader)
-                inside.update(y for y, p in zip(reader.outputs, plan.outputs) if p == perm)
+                inside.update((y, None) for y, p in zip(reader.outputs, plan.outputs) if p == perm)
                 grown = True
     if len(members) < 2:
         return None
@@ -193,7 +193,7 @@ def _region(sg: Subgraph, op: Operator, perm: list[int]) -> list[Operator] | Non
     return sorted(members, key=lambda m: order[id(m)])
 
 
-def _movable(t: Tensor | None, inside: set[Tensor], rank: int) -> bool:
+def _movable(t: Tensor | None, inside: dict[Tensor, None], rank: int) -> bool:
     return t is None or t in inside or (t.is_constant and t.rank <= rank) or _scalar(t)
 
 

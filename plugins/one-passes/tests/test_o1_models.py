@@ -179,9 +179,11 @@ def test_cli_passes_table_and_json() -> None:
     assert any(line.startswith("fold_dequantize") and " yes " in line for line in text)
 
 
-#: tf2onnx exports of Keras applications imported by the ONNX frontend -> operators -O1 removes
-#: (batch norms left as MUL + ADD by the exporter, and separate activations)
-ONNX_ZOO = {("MobileNetV2", 96): 69, ("ResNet50", 64): 155, ("EfficientNetB0", 64): 96}
+#: tf2onnx exports of Keras applications imported by the ONNX frontend -> operators after -O1
+#: (the exporter's batch norms and activations fused: as many as TensorFlow's own converter
+#: leaves, except EfficientNetB0's swish kept as LOGISTIC + MUL); the count before varies a
+#: little between exports (tf2onnx's own rewrites), the count after does not
+ONNX_ZOO = {("MobileNetV2", 96): 69, ("ResNet50", 64): 75, ("EfficientNetB0", 64): 246}
 ONNX_RTOL = 1e-4  # of the output scale, against onnxruntime: folding batch norms into the weights
 #                   reassociates float sums, which moves deep networks' outputs by ~5e-5 either way
 
@@ -196,7 +198,7 @@ def test_o1_on_onnx_imports(app: tuple[str, int]) -> None:
     model = one_core.load(path)
     opt, report = optimized(one_core.load(path), level="O1")
     verify(opt)
-    assert sum(counts(model).values()) - sum(counts(opt).values()) == ONNX_ZOO[app], report.render()
+    assert sum(counts(opt).values()) == ONNX_ZOO[app] < sum(counts(model).values()), report.render()
     reference = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     xs = [random_inputs(model, seed) for seed in (0, 1)]
     _informative(run(model, xs[0]), run(model, xs[1]))
