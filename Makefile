@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PLUGINS := plugins/one-frontend-tflite plugins/one-backend-runtime plugins/one-frontend-tf plugins/one-passes \
-           plugins/one-frontend-onnx plugins/one-quantizer
+           plugins/one-frontend-onnx plugins/one-quantizer plugins/one-backend-codegen
 OUT := out
 
 .PHONY: setup demo test bench regen clean

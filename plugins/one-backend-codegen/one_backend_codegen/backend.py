@@ -1,0 +1,124 @@
+"""The `c` backend: generated C, compiled and run through ctypes.
+
+`one_core.Session(model, backend="c")` generates the model's C (for the input shapes of the
+first run when the model has dynamic dimensions; a new shape generates again), compiles it
+into a cached shared library and calls it. Each distinct model is one library with its own
+static arena, so sessions of the same model share state and must not run concurrently."""
+
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from one_core.errors import InputError, OneError
+from one_core.inputs import order_inputs
+from one_core.ir import Model
+from one_core.plugin import Backend, Executable
+from one_backend_runtime.backend import TensorInfo, _info
+
+from .build import build_shared
+from .generate import DEFAULT_INLINE_LIMIT, GeneratedProject, generate
+
+
+class _Library:
+    """One loaded library: its input and output buffers as numpy views of the arena."""
+
+    def __init__(self, project: GeneratedProject) -> None:
+        self.project = project
+        path = build_shared(project)
+        self.lib = ctypes.CDLL(str(path))
+        name = project.name
+        for fn in ("input", "output"):
+            getattr(self.lib, f"{name}_{fn}").restype = ctypes.c_void_p
+            getattr(self.lib, f"{name}_{fn}").argtypes = [ctypes.c_int]
+        self.lib[f"{name}_init"].argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+        self._run = self.lib[f"{name}_run"]
+        # Inline-mode libraries ignore the blob; keep it alive while the library may read it.
+        self._blob = None if project.blob is None else np.frombuffer(project.blob, np.uint8)
+        ptr = None if self._blob is None else self._blob.ctypes.data
+        if self.lib[f"{name}_init"](ptr, 0 if self._blob is None else self._blob.size) != 0:
+            raise OneError(f"generated library '{name}' refused its weights")
+        self.inputs = [_view(getattr(self.lib, f"{name}_input")(i), dt, shape)
+                       for i, (_, dt, shape) in enumerate(project.inputs)]
+        self.outputs = [_view(getattr(self.lib, f"{name}_output")(i), dt, shape)
+                        for i, (_, dt, shape) in enumerate(project.outputs)]
+
+    def run(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
+        for dst, x in zip(self.inputs, arrays):
+            dst[...] = x
+        if self._run() != 0:
+            raise OneError(f"generated library '{self.project.name}' failed to run")
+        return [o.copy() for o in self.outputs]
+
+
+def _view(address: int, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
+    size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    buf = (ctypes.c_char * max(size, 1)).from_address(address)
+    return np.frombuffer(buf, dtype, count=int(np.prod(shape, dtype=np.int64))).reshape(shape)
+
+
+class CExecutable(Executable):
+    """A model whose generated C runs in this process."""
+
+    def __init__(self, model: Model, input_shapes: Sequence[Sequence[int]] | None, name: str,
+                 inline_limit: int) -> None:
+        self.model = model
+        self._name = name
+        self._inline_limit = inline_limit
+        self._inputs = [_info(t) for t in model.main.inputs]
+        self._outputs = [_info(t) for t in model.main.outputs]
+        self._libraries: dict[tuple, _Library] = {}
+        dynamic = any(t.is_dynamic for t in model.main.inputs)
+        if input_shapes is not None or not dynamic:
+            self._library(None if input_shapes is None else [tuple(s) for s in input_shapes])
+
+    @property
+    def inputs(self) -> Sequence[TensorInfo]:
+        return self._inputs
+
+    @property
+    def outputs(self) -> Sequence[TensorInfo]:
+        return self._outputs
+
+    def _library(self, shapes: list[tuple[int, ...]] | None) -> _Library:
+        key = tuple(shapes) if shapes is not None else None
+        found = self._libraries.get(key)
+        if found is None:
+            project = generate(self.model, self._name, shapes, self._inline_limit)
+            found = self._libraries[key] = _Library(project)
+            if shapes is None:
+                self._libraries[tuple(s for _, _, s in project.inputs)] = found
+        return found
+
+    def run(self, inputs: Mapping[str, np.ndarray] | Sequence[np.ndarray]) -> dict[str, np.ndarray]:
+        given = order_inputs([i.name for i in self._inputs], inputs)
+        arrays = []
+        for info, x in zip(self._inputs, given):
+            x = np.asarray(x)
+            if x.dtype != info.dtype:
+                raise InputError(f"input '{info.name}': dtype {x.dtype}, expected {info.dtype}")
+            if len(x.shape) != len(info.shape) or any(d not in (-1, g) for d, g in zip(info.shape, x.shape)):
+                raise InputError(f"input '{info.name}': shape {list(x.shape)}, expected {list(info.shape)}")
+            arrays.append(x)
+        key = tuple(tuple(x.shape) for x in arrays)
+        library = self._libraries.get(key) or self._library([tuple(x.shape) for x in arrays])
+        results = library.run(arrays)
+        return {info.name: r for info, r in zip(self._outputs, results)}
+
+
+class CBackend(Backend):
+    """Generated C99, compiled with the system compiler and called through ctypes."""
+
+    name = "c"
+    description = "generated C99 (one codegen), compiled with the system C compiler, run through ctypes"
+
+    def prepare(self, model: Model, **options: Any) -> Executable:
+        shapes = options.pop("input_shapes", None)
+        name = options.pop("name", "model")
+        inline_limit = int(options.pop("inline_limit", DEFAULT_INLINE_LIMIT))
+        if options:
+            raise InputError(f"c backend: unknown option(s) {', '.join(sorted(options))}")
+        return CExecutable(model, shapes, name, inline_limit)

@@ -1,0 +1,66 @@
+/* one_common.h: shared by every generated kernel family (one codegen). Portable C99. */
+#ifndef ONE_COMMON_H
+#define ONE_COMMON_H
+
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__GNUC__)
+#define ONE_INLINE static __inline__
+#define ONE_RESTRICT __restrict__
+#else
+#define ONE_INLINE static
+#define ONE_RESTRICT
+#endif
+
+ONE_INLINE int one_min_i(int a, int b) { return a < b ? a : b; }
+ONE_INLINE int one_max_i(int a, int b) { return a > b ? a : b; }
+ONE_INLINE float one_clamp_f(float x, float lo, float hi) { return x < lo ? lo : (x > hi ? hi : x); }
+ONE_INLINE int32_t one_clamp_i(int32_t x, int32_t lo, int32_t hi) { return x < lo ? lo : (x > hi ? hi : x); }
+
+/* TFLite's fixed-point rescaling: x * m * 2^(shift - 31), m in [2^30, 2^31). First the rounding
+   doubling high multiply (ties away from zero, saturating), then a rounding right shift. */
+ONE_INLINE int32_t one_srdhm(int32_t a, int32_t b)
+{
+    int64_t ab, nudge;
+    if (a == INT32_MIN && b == INT32_MIN) return INT32_MAX;
+    ab = (int64_t)a * (int64_t)b;
+    nudge = ab >= 0 ? ((int64_t)1 << 30) : (1 - ((int64_t)1 << 30));
+    return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
+}
+
+ONE_INLINE int32_t one_rdbpot(int32_t x, int exponent)
+{
+    int32_t mask = (int32_t)(((int64_t)1 << exponent) - 1);
+    int32_t remainder = x & mask;
+    int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+    return (x >> exponent) + (remainder > threshold ? 1 : 0);
+}
+
+ONE_INLINE int32_t one_mul_by_qm(int32_t x, int32_t m, int shift)
+{
+    int left = shift > 0 ? shift : 0;
+    int right = shift > 0 ? 0 : -shift;
+    return one_rdbpot(one_srdhm((int32_t)((uint32_t)x << left), m), right);
+}
+
+/* The 64-bit accumulator variant TFLite uses for 16-bit activations: a 16-bit multiplier and
+   one rounding (half up). */
+ONE_INLINE int32_t one_mul_by_qm64(int64_t x, int32_t m, int shift)
+{
+    int64_t rm = m < 0x7FFF0000 ? (((int64_t)m + (1 << 15)) >> 16) : 0x7FFF;
+    int total = 15 - shift;
+    int64_t r = (x * rm + ((int64_t)1 << (total - 1))) >> total;
+    return (int32_t)(r > INT32_MAX ? INT32_MAX : (r < INT32_MIN ? INT32_MIN : r));
+}
+
+/* The full 31-bit multiplier with one rounding (half up): LiteRT's uint8 FULLY_CONNECTED. */
+ONE_INLINE int32_t one_mul_by_qm_single(int64_t x, int32_t m, int shift)
+{
+    int total = 31 - shift;
+    int64_t r = (x * (int64_t)m + ((int64_t)1 << (total - 1))) >> total;
+    return (int32_t)(r > INT32_MAX ? INT32_MAX : (r < INT32_MIN ? INT32_MIN : r));
+}
+
+#endif
