@@ -48,8 +48,10 @@ __all__ = [
     "custom_op_model",
     "efficientnet_b0",
     "fp16_model",
+    "inception_v3",
     "int16x8_model",
     "int8_per_channel_model",
+    "keras_int8",
     "lstm_model",
     "mobilenet_v2",
     "mobilenet_v2_int8",
@@ -395,6 +397,18 @@ def mobilenet_v3_small(input_size: int = 224) -> bytes:
 def efficientnet_b0(input_size: int = 224) -> bytes:
     """Float32 Keras EfficientNetB0 (swish, squeeze-excite) with informative weights."""
     return _informative_application("EfficientNetB0", input_size)
+
+
+@_zoo_model
+def inception_v3(input_size: int = 75) -> bytes:
+    """Float32 Keras InceptionV3 (concatenations, average and max pooling) with informative weights."""
+    return _informative_application("InceptionV3", input_size)
+
+
+@_zoo_model
+def keras_int8(app_name: str, input_size: int) -> bytes:
+    """A Keras application (informative weights) converted to full integer int8 (int8 I/O)."""
+    return _informative_application(app_name, input_size, quantize="int8")
 
 
 @_zoo_model

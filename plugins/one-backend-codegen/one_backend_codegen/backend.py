@@ -2,7 +2,8 @@
 
 `one_core.Session(model, backend="c")` generates the model's C (for the input shapes of the
 first run when the model has dynamic dimensions; a new shape generates again), compiles it
-into a cached shared library and calls it. Each distinct model is one library with its own
+into a cached shared library and calls it. Options: `input_shapes`, `name`, `inline_limit`,
+`cflags` (compiler flags; default build.DEFAULT_CFLAGS, or ONE_CODEGEN_CFLAGS). Each distinct model is one library with its own
 static arena, so sessions of the same model share state and must not run concurrently."""
 
 from __future__ import annotations
@@ -26,25 +27,26 @@ from .generate import DEFAULT_INLINE_LIMIT, GeneratedProject, generate
 class _Library:
     """One loaded library: its input and output buffers as numpy views of the arena."""
 
-    def __init__(self, project: GeneratedProject) -> None:
+    def __init__(self, project: GeneratedProject, cflags: str | None = None) -> None:
         self.project = project
-        path = build_shared(project)
+        path = build_shared(project, cflags)
         self.lib = ctypes.CDLL(str(path))
         name = project.name
+        # Attribute lookups return the same function object; declare every signature once.
+        lookup = {fn: getattr(self.lib, f"{name}_{fn}") for fn in ("init", "run", "input", "output")}
         for fn in ("input", "output"):
-            getattr(self.lib, f"{name}_{fn}").restype = ctypes.c_void_p
-            getattr(self.lib, f"{name}_{fn}").argtypes = [ctypes.c_int]
-        self.lib[f"{name}_init"].argtypes = [ctypes.c_void_p, ctypes.c_size_t]
-        self._run = self.lib[f"{name}_run"]
+            lookup[fn].restype = ctypes.c_void_p
+            lookup[fn].argtypes = [ctypes.c_int]
+        lookup["init"].argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+        lookup["run"].argtypes = []
+        self._run = lookup["run"]
         # Inline-mode libraries ignore the blob; keep it alive while the library may read it.
         self._blob = None if project.blob is None else np.frombuffer(project.blob, np.uint8)
         ptr = None if self._blob is None else self._blob.ctypes.data
-        if self.lib[f"{name}_init"](ptr, 0 if self._blob is None else self._blob.size) != 0:
+        if lookup["init"](ptr, 0 if self._blob is None else self._blob.size) != 0:
             raise OneError(f"generated library '{name}' refused its weights")
-        self.inputs = [_view(getattr(self.lib, f"{name}_input")(i), dt, shape)
-                       for i, (_, dt, shape) in enumerate(project.inputs)]
-        self.outputs = [_view(getattr(self.lib, f"{name}_output")(i), dt, shape)
-                        for i, (_, dt, shape) in enumerate(project.outputs)]
+        self.inputs = [_view(lookup["input"](i), dt, shape) for i, (_, dt, shape) in enumerate(project.inputs)]
+        self.outputs = [_view(lookup["output"](i), dt, shape) for i, (_, dt, shape) in enumerate(project.outputs)]
 
     def run(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
         for dst, x in zip(self.inputs, arrays):
@@ -64,10 +66,11 @@ class CExecutable(Executable):
     """A model whose generated C runs in this process."""
 
     def __init__(self, model: Model, input_shapes: Sequence[Sequence[int]] | None, name: str,
-                 inline_limit: int) -> None:
+                 inline_limit: int, cflags: str | None) -> None:
         self.model = model
         self._name = name
         self._inline_limit = inline_limit
+        self._cflags = cflags
         self._inputs = [_info(t) for t in model.main.inputs]
         self._outputs = [_info(t) for t in model.main.outputs]
         self._libraries: dict[tuple, _Library] = {}
@@ -88,7 +91,7 @@ class CExecutable(Executable):
         found = self._libraries.get(key)
         if found is None:
             project = generate(self.model, self._name, shapes, self._inline_limit)
-            found = self._libraries[key] = _Library(project)
+            found = self._libraries[key] = _Library(project, self._cflags)
             if shapes is None:
                 self._libraries[tuple(s for _, _, s in project.inputs)] = found
         return found
@@ -119,6 +122,7 @@ class CBackend(Backend):
         shapes = options.pop("input_shapes", None)
         name = options.pop("name", "model")
         inline_limit = int(options.pop("inline_limit", DEFAULT_INLINE_LIMIT))
+        cflags = options.pop("cflags", None)
         if options:
             raise InputError(f"c backend: unknown option(s) {', '.join(sorted(options))}")
-        return CExecutable(model, shapes, name, inline_limit)
+        return CExecutable(model, shapes, name, inline_limit, cflags)

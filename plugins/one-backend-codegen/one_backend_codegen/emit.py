@@ -58,28 +58,51 @@ class EmitterSpec:
     view: bool = False
 
 
-_EMITTERS: dict[str, EmitterSpec] = {}
+_VARIANTS: dict[str, list[EmitterSpec]] = {}
+
+
+def register(name: str, check: Callable[[Operator, Known], bool], emit: Callable[[OpEmit], None],
+             inplace: bool = False, view: bool = False) -> None:
+    """Add one variant of operator `name` (float32 and integer ADD are two variants). Variants
+    are tried in registration order: the first whose check accepts an operator emits it."""
+    _VARIANTS.setdefault(name, []).append(EmitterSpec(emit, check, inplace, view))
 
 
 def emitter(*names: str, check: Callable[[Operator, Known], bool] | None = None, inplace: bool = False,
             view: bool = False) -> Callable[[Callable[[OpEmit], None]], Callable[[OpEmit], None]]:
-    """Register `fn(OpEmit)` for the named operators."""
+    """Decorator form of `register` for the named operators (no check: every variant)."""
 
-    def register(fn: Callable[[OpEmit], None]) -> Callable[[OpEmit], None]:
+    def add(fn: Callable[[OpEmit], None]) -> Callable[[OpEmit], None]:
         for name in names:
-            if name in _EMITTERS:
-                raise ValueError(f"codegen emitter for {name} defined twice")
-            _EMITTERS[name] = EmitterSpec(fn, check or (lambda op, known: True), inplace, view)
+            register(name, check or _always, fn, inplace, view)
         return fn
 
-    return register
+    return add
+
+
+def _always(op: Operator, known: Known) -> bool:
+    return True
 
 
 def emitters() -> dict[str, EmitterSpec]:
-    """Every emitter, by operator name (importing the ops package registers them)."""
+    """One emitter per operator name, its variants chained (importing the ops package
+    registers them). In-place or view only when every variant is."""
     from . import ops  # noqa: F401
 
-    return _EMITTERS
+    return {name: specs[0] if len(specs) == 1 else _chained(name, specs) for name, specs in _VARIANTS.items()}
+
+
+def _chained(name: str, specs: list[EmitterSpec]) -> EmitterSpec:
+    def check(op: Operator, known: Known) -> bool:
+        return any(s.check(op, known) for s in specs)
+
+    def emit(e: OpEmit) -> None:
+        def known(t: Tensor | None) -> bool:
+            return t is not None and e.value(t) is not None
+
+        next(s for s in specs if s.check(e.op, known)).emit(e)
+
+    return EmitterSpec(emit, check, all(s.inplace for s in specs), all(s.view for s in specs))
 
 
 def ctype_of(t: Tensor) -> str:

@@ -9,9 +9,105 @@
 
 #include <string.h>
 
+/* Rows of the register tile: 12 vector accumulators where there are 32 vector registers. */
+#if defined(__AVX512F__)
+#define ONE_MR 12
+#else
 #define ONE_MR 6
+#endif
 #define ONE_KC 256
 #define ONE_MC 72
+
+#if defined(__GNUC__) && !defined(ONE_PORTABLE) && defined(__AVX512F__)
+/* GCC and Clang with 512-bit vectors: 12 rows of one-vector accumulators, kept in registers. */
+typedef float one_vf __attribute__((vector_size(ONE_NR * sizeof(float)), aligned(sizeof(float))));
+
+static void one_full_tile_f32(int kc, const float *ONE_RESTRICT a, int lda, const float *ONE_RESTRICT b,
+                              float acc[ONE_MR][ONE_NR])
+{
+    one_vf c0 = {0}, c1 = {0}, c2 = {0}, c3 = {0}, c4 = {0}, c5 = {0};
+    one_vf c6 = {0}, c7 = {0}, c8 = {0}, c9 = {0}, c10 = {0}, c11 = {0};
+    int k;
+    for (k = 0; k < kc; k++) {
+        const one_vf bk = *(const one_vf *)(b + k * ONE_NR);
+        c0 += a[0 * lda + k] * bk;
+        c1 += a[1 * lda + k] * bk;
+        c2 += a[2 * lda + k] * bk;
+        c3 += a[3 * lda + k] * bk;
+        c4 += a[4 * lda + k] * bk;
+        c5 += a[5 * lda + k] * bk;
+        c6 += a[6 * lda + k] * bk;
+        c7 += a[7 * lda + k] * bk;
+        c8 += a[8 * lda + k] * bk;
+        c9 += a[9 * lda + k] * bk;
+        c10 += a[10 * lda + k] * bk;
+        c11 += a[11 * lda + k] * bk;
+    }
+    *(one_vf *)acc[0] = c0;
+    *(one_vf *)acc[1] = c1;
+    *(one_vf *)acc[2] = c2;
+    *(one_vf *)acc[3] = c3;
+    *(one_vf *)acc[4] = c4;
+    *(one_vf *)acc[5] = c5;
+    *(one_vf *)acc[6] = c6;
+    *(one_vf *)acc[7] = c7;
+    *(one_vf *)acc[8] = c8;
+    *(one_vf *)acc[9] = c9;
+    *(one_vf *)acc[10] = c10;
+    *(one_vf *)acc[11] = c11;
+}
+#elif defined(__GNUC__) && !defined(ONE_PORTABLE)
+/* GCC and Clang otherwise: 6 rows of two half-panel accumulators (fits 16 vector registers of
+   256 bits; 128-bit targets split each half in two). */
+typedef float one_vh __attribute__((vector_size(ONE_NR / 2 * sizeof(float)), aligned(sizeof(float))));
+
+static void one_full_tile_f32(int kc, const float *ONE_RESTRICT a, int lda, const float *ONE_RESTRICT b,
+                              float acc[ONE_MR][ONE_NR])
+{
+    one_vh c0a = {0}, c0b = {0}, c1a = {0}, c1b = {0}, c2a = {0}, c2b = {0}, c3a = {0}, c3b = {0}, c4a = {0}, c4b = {0}, c5a = {0}, c5b = {0};
+    int k;
+    for (k = 0; k < kc; k++) {
+        const one_vh b0 = *(const one_vh *)(b + k * ONE_NR), b1 = *(const one_vh *)(b + k * ONE_NR + ONE_NR / 2);
+        c0a += a[0 * lda + k] * b0;
+        c0b += a[0 * lda + k] * b1;
+        c1a += a[1 * lda + k] * b0;
+        c1b += a[1 * lda + k] * b1;
+        c2a += a[2 * lda + k] * b0;
+        c2b += a[2 * lda + k] * b1;
+        c3a += a[3 * lda + k] * b0;
+        c3b += a[3 * lda + k] * b1;
+        c4a += a[4 * lda + k] * b0;
+        c4b += a[4 * lda + k] * b1;
+        c5a += a[5 * lda + k] * b0;
+        c5b += a[5 * lda + k] * b1;
+    }
+    *(one_vh *)acc[0] = c0a;
+    *(one_vh *)(acc[0] + ONE_NR / 2) = c0b;
+    *(one_vh *)acc[1] = c1a;
+    *(one_vh *)(acc[1] + ONE_NR / 2) = c1b;
+    *(one_vh *)acc[2] = c2a;
+    *(one_vh *)(acc[2] + ONE_NR / 2) = c2b;
+    *(one_vh *)acc[3] = c3a;
+    *(one_vh *)(acc[3] + ONE_NR / 2) = c3b;
+    *(one_vh *)acc[4] = c4a;
+    *(one_vh *)(acc[4] + ONE_NR / 2) = c4b;
+    *(one_vh *)acc[5] = c5a;
+    *(one_vh *)(acc[5] + ONE_NR / 2) = c5b;
+}
+#else
+static void one_full_tile_f32(int kc, const float *ONE_RESTRICT a, int lda, const float *ONE_RESTRICT b,
+                              float acc[ONE_MR][ONE_NR])
+{
+    int i, j, k;
+    for (k = 0; k < kc; k++) {
+        const float *bk = b + k * ONE_NR;
+        for (i = 0; i < ONE_MR; i++) {
+            const float av = a[i * lda + k];
+            for (j = 0; j < ONE_NR; j++) acc[i][j] += av * bk[j];
+        }
+    }
+}
+#endif
 
 static void one_tile_f32(int kc, const float *ONE_RESTRICT a, int lda, const float *ONE_RESTRICT b,
                          float *ONE_RESTRICT c, int ldc, int rows, int cols, int first, int last,
@@ -22,13 +118,7 @@ static void one_tile_f32(int kc, const float *ONE_RESTRICT a, int lda, const flo
     for (i = 0; i < ONE_MR; i++)
         for (j = 0; j < ONE_NR; j++) acc[i][j] = 0.0f;
     if (rows == ONE_MR) {
-        for (k = 0; k < kc; k++) {
-            const float *bk = b + k * ONE_NR;
-            for (i = 0; i < ONE_MR; i++) {
-                const float av = a[i * lda + k];
-                for (j = 0; j < ONE_NR; j++) acc[i][j] += av * bk[j];
-            }
-        }
+        one_full_tile_f32(kc, a, lda, b, acc);
     } else {
         for (k = 0; k < kc; k++) {
             const float *bk = b + k * ONE_NR;
@@ -50,21 +140,23 @@ static void one_tile_f32(int kc, const float *ONE_RESTRICT a, int lda, const flo
 void one_gemm_f32(int m, int n, int k, const float *a, int lda, const float *b_packed, const float *bias,
                   float *c, int ldc, float act_min, float act_max)
 {
-    int panels = (n + ONE_NR - 1) / ONE_NR;
-    int i0, k0, p, i;
-    for (i0 = 0; i0 < m; i0 += ONE_MC) {
-        int mc = one_min_i(ONE_MC, m - i0);
+    const int panels = (n + ONE_NR - 1) / ONE_NR;
+    const int tasks = (m + ONE_MC - 1) / ONE_MC * panels;
+    int t;
+    /* One task is one block of rows times one weight panel; with OpenMP (-fopenmp) the tasks are
+       shared by the threads, each output element still summed by one thread in one order. */
+    ONE_PARALLEL_FOR
+    for (t = 0; t < tasks; t++) {
+        const int i0 = t / panels * ONE_MC, p = t % panels;
+        const int mc = one_min_i(ONE_MC, m - i0), cols = one_min_i(ONE_NR, n - p * ONE_NR);
+        const float *bias_p = bias != NULL ? bias + p * ONE_NR : NULL;
+        int k0, i;
         for (k0 = 0; k0 < k; k0 += ONE_KC) {
-            int kc = one_min_i(ONE_KC, k - k0);
-            for (p = 0; p < panels; p++) {
-                const float *b = b_packed + (size_t)p * k * ONE_NR + (size_t)k0 * ONE_NR;
-                int cols = one_min_i(ONE_NR, n - p * ONE_NR);
-                const float *bias_p = bias != NULL ? bias + p * ONE_NR : NULL;
-                for (i = 0; i < mc; i += ONE_MR) {
-                    one_tile_f32(kc, a + (size_t)(i0 + i) * lda + k0, lda, b,
-                                 c + (size_t)(i0 + i) * ldc + p * ONE_NR, ldc, one_min_i(ONE_MR, mc - i), cols,
-                                 k0 == 0, k0 + kc >= k, bias_p, act_min, act_max);
-                }
+            const int kc = one_min_i(ONE_KC, k - k0);
+            const float *b = b_packed + (size_t)p * k * ONE_NR + (size_t)k0 * ONE_NR;
+            for (i = 0; i < mc; i += ONE_MR) {
+                one_tile_f32(kc, a + (size_t)(i0 + i) * lda + k0, lda, b, c + (size_t)(i0 + i) * ldc + p * ONE_NR,
+                             ldc, one_min_i(ONE_MR, mc - i), cols, k0 == 0, k0 + kc >= k, bias_p, act_min, act_max);
             }
         }
     }

@@ -14,6 +14,13 @@
 #define ONE_RESTRICT
 #endif
 
+/* Parallel loops when compiled with OpenMP (-fopenmp); plain loops otherwise. */
+#if defined(_OPENMP)
+#define ONE_PARALLEL_FOR _Pragma("omp parallel for schedule(static)")
+#else
+#define ONE_PARALLEL_FOR
+#endif
+
 ONE_INLINE int one_min_i(int a, int b) { return a < b ? a : b; }
 ONE_INLINE int one_max_i(int a, int b) { return a > b ? a : b; }
 ONE_INLINE float one_clamp_f(float x, float lo, float hi) { return x < lo ? lo : (x > hi ? hi : x); }
@@ -61,6 +68,16 @@ ONE_INLINE int32_t one_mul_by_qm_single(int64_t x, int32_t m, int shift)
     int total = 31 - shift;
     int64_t r = (x * (int64_t)m + ((int64_t)1 << (total - 1))) >> total;
     return (int32_t)(r > INT32_MAX ? INT32_MAX : (r < INT32_MIN ? INT32_MIN : r));
+}
+
+/* MultiplyByQuantizedMultiplier's two roundings on a 64-bit value without saturation (what the
+   runtime's Requantizer and quantized MEAN compute): ((x * 2^left * m + 2^30) >> 31), then a
+   rounding right shift, ties away from zero. m need not be normalized. */
+ONE_INLINE int64_t one_rescale_double64(int64_t x, int32_t m, int shift)
+{
+    int64_t h = (x * ((int64_t)1 << (shift > 0 ? shift : 0)) * m + ((int64_t)1 << 30)) >> 31;
+    if (shift < 0) h = (h + ((int64_t)1 << (-shift - 1)) - (h < 0 ? 1 : 0)) >> -shift;
+    return h;
 }
 
 #endif

@@ -1,0 +1,162 @@
+/* conv_q.c: quantized matrix products and convolutions (one codegen).
+
+   Same structure as conv_f32.c: a register tile of ONE_QMR rows by ONE_QNR columns with constant
+   loop bounds (vectorized multiply-adds into int32 registers) over packed weight panels, im2col
+   blocks in scratch memory for convolutions other than 1x1, and a per-channel requantization of
+   every finished tile. 16x8 sums run in int32 over blocks of ONE_QKB products (each below
+   2^22 in magnitude, so a block cannot overflow) added into int64 totals. */
+#include "conv_q.h"
+
+#include <string.h>
+
+#define ONE_QMR 6
+#define ONE_QMC 72
+
+#define ONE_DEFINE_CONV_Q(SUF, TA, TACC, KBLOCK)                                                            \
+    static void one_tile_q##SUF(int k, const TA *ONE_RESTRICT a, int lda, const int16_t *ONE_RESTRICT b,     \
+                                int rows, TACC total[ONE_QMR][ONE_QNR])                                     \
+    {                                                                                                       \
+        int32_t acc[ONE_QMR][ONE_QNR];                                                                      \
+        int i, j, kk, k0;                                                                                   \
+        for (i = 0; i < ONE_QMR; i++)                                                                       \
+            for (j = 0; j < ONE_QNR; j++) total[i][j] = 0;                                                  \
+        for (k0 = 0; k0 < k; k0 += (KBLOCK)) {                                                              \
+            const int k1 = one_min_i(k, k0 + (KBLOCK));                                                     \
+            for (i = 0; i < ONE_QMR; i++)                                                                   \
+                for (j = 0; j < ONE_QNR; j++) acc[i][j] = 0;                                                \
+            if (rows == ONE_QMR) {                                                                          \
+                for (kk = k0; kk < k1; kk++) {                                                              \
+                    const int16_t *bk = b + (size_t)kk * ONE_QNR;                                           \
+                    for (i = 0; i < ONE_QMR; i++) {                                                         \
+                        const int32_t av = a[(size_t)i * lda + kk];                                         \
+                        for (j = 0; j < ONE_QNR; j++) acc[i][j] += av * bk[j];                              \
+                    }                                                                                       \
+                }                                                                                           \
+            } else {                                                                                        \
+                for (kk = k0; kk < k1; kk++) {                                                              \
+                    const int16_t *bk = b + (size_t)kk * ONE_QNR;                                           \
+                    for (i = 0; i < rows; i++) {                                                            \
+                        const int32_t av = a[(size_t)i * lda + kk];                                         \
+                        for (j = 0; j < ONE_QNR; j++) acc[i][j] += av * bk[j];                              \
+                    }                                                                                       \
+                }                                                                                           \
+            }                                                                                               \
+            for (i = 0; i < ONE_QMR; i++)                                                                   \
+                for (j = 0; j < ONE_QNR; j++) total[i][j] += acc[i][j];                                     \
+        }                                                                                                   \
+    }                                                                                                       \
+                                                                                                            \
+    static void one_store_q##SUF(const one_rq *rq, int c0, int n, const TACC *ONE_RESTRICT acc,            \
+                                 const TACC *ONE_RESTRICT bias, TA *ONE_RESTRICT out)                       \
+    {                                                                                                       \
+        int j;                                                                                              \
+        for (j = 0; j < n; j++) out[j] = (TA)one_requant(rq, (int64_t)acc[j] + bias[c0 + j], c0 + j);      \
+    }                                                                                                       \
+                                                                                                            \
+    void one_gemm_q##SUF(int m, int n, int k, const TA *a, int lda, const int16_t *b_packed,                \
+                         const TACC *bias, const one_rq *rq, TA *c, int ldc)                                \
+    {                                                                                                       \
+        TACC total[ONE_QMR][ONE_QNR];                                                                       \
+        const int panels = (n + ONE_QNR - 1) / ONE_QNR;                                                     \
+        int i0, p, i, r;                                                                                    \
+        for (i0 = 0; i0 < m; i0 += ONE_QMC) {                                                               \
+            const int mc = one_min_i(ONE_QMC, m - i0);                                                      \
+            for (p = 0; p < panels; p++) {                                                                  \
+                const int16_t *b = b_packed + (size_t)p * k * ONE_QNR;                                      \
+                const int cols = one_min_i(ONE_QNR, n - p * ONE_QNR);                                       \
+                for (i = 0; i < mc; i += ONE_QMR) {                                                         \
+                    const int rows = one_min_i(ONE_QMR, mc - i);                                            \
+                    one_tile_q##SUF(k, a + (size_t)(i0 + i) * lda, lda, b, rows, total);                    \
+                    for (r = 0; r < rows; r++)                                                              \
+                        one_store_q##SUF(rq, p * ONE_QNR, cols, total[r], bias,                             \
+                                         c + (size_t)(i0 + i + r) * ldc + p * ONE_QNR);                     \
+                }                                                                                           \
+            }                                                                                               \
+        }                                                                                                   \
+    }                                                                                                       \
+                                                                                                            \
+    /* Rows [first, first + count) of image img's im2col matrix; padding holds the zero point. */          \
+    static void one_im2col_q##SUF(const one_conv_q_params *p, const TA *img, int first, int count, TA *rows) \
+    {                                                                                                       \
+        const int row_len = p->k_h * p->k_w * p->in_c;                                                      \
+        int r, ky, kx, c;                                                                                   \
+        for (r = 0; r < count; r++) {                                                                       \
+            const int pix = first + r;                                                                      \
+            const int oy = pix / p->out_w, ox = pix % p->out_w;                                             \
+            TA *dst = rows + (size_t)r * row_len;                                                           \
+            for (ky = 0; ky < p->k_h; ky++) {                                                               \
+                const int iy = oy * p->stride_h - p->pad_top + ky * p->dil_h;                               \
+                for (kx = 0; kx < p->k_w; kx++) {                                                           \
+                    const int ix = ox * p->stride_w - p->pad_left + kx * p->dil_w;                          \
+                    TA *d = dst + (size_t)(ky * p->k_w + kx) * p->in_c;                                     \
+                    if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w) {                               \
+                        for (c = 0; c < p->in_c; c++) d[c] = (TA)p->in_zp;                                  \
+                    } else {                                                                                \
+                        memcpy(d, img + ((size_t)iy * p->in_w + ix) * p->in_c, sizeof(TA) * (size_t)p->in_c); \
+                    }                                                                                       \
+                }                                                                                           \
+            }                                                                                               \
+        }                                                                                                   \
+    }                                                                                                       \
+                                                                                                            \
+    void one_conv2d_q##SUF(const one_conv_q_params *p, const TA *in, const int16_t *w_packed,               \
+                           const TACC *bias, TA *out, TA *scratch)                                          \
+    {                                                                                                       \
+        const int pixels = p->out_h * p->out_w;                                                             \
+        const int k = p->k_h * p->k_w * p->in_c;                                                            \
+        int b, r;                                                                                           \
+        for (b = 0; b < p->batch; b++) {                                                                    \
+            const TA *img = in + (size_t)b * p->in_h * p->in_w * p->in_c;                                   \
+            TA *dst = out + (size_t)b * pixels * p->out_c;                                                  \
+            if (scratch == NULL) {                                                                          \
+                one_gemm_q##SUF(pixels, p->out_c, k, img, p->in_c, w_packed, bias, &p->rq, dst, p->out_c);  \
+                continue;                                                                                   \
+            }                                                                                               \
+            for (r = 0; r < pixels; r += p->block_rows) {                                                   \
+                const int count = one_min_i(p->block_rows, pixels - r);                                     \
+                one_im2col_q##SUF(p, img, r, count, scratch);                                               \
+                one_gemm_q##SUF(count, p->out_c, k, scratch, k, w_packed, bias, &p->rq,                     \
+                                dst + (size_t)r * p->out_c, p->out_c);                                      \
+            }                                                                                               \
+        }                                                                                                   \
+    }                                                                                                       \
+                                                                                                            \
+    void one_depthwise_conv2d_q##SUF(const one_conv_q_params *p, const TA *in, const int16_t *w,            \
+                                     const TACC *bias, TA *out, TACC *acc)                                  \
+    {                                                                                                       \
+        const int co = p->out_c, mult = p->depth_multiplier, zp = p->in_zp;                                \
+        const size_t row = (size_t)p->out_w * co;                                                           \
+        int b, oy, ox, ky, kx, c;                                                                           \
+        size_t i;                                                                                           \
+        for (b = 0; b < p->batch; b++) {                                                                    \
+            const TA *img = in + (size_t)b * p->in_h * p->in_w * p->in_c;                                   \
+            for (oy = 0; oy < p->out_h; oy++) {                                                             \
+                TA *dst = out + ((size_t)b * p->out_h + oy) * row;                                          \
+                for (i = 0; i < row; i++) acc[i] = 0;                                                       \
+                for (ky = 0; ky < p->k_h; ky++) {                                                           \
+                    const int iy = oy * p->stride_h - p->pad_top + ky * p->dil_h;                           \
+                    if (iy < 0 || iy >= p->in_h) continue;                                                  \
+                    for (kx = 0; kx < p->k_w; kx++) {                                                       \
+                        const int16_t *ONE_RESTRICT wt = w + (size_t)(ky * p->k_w + kx) * co;              \
+                        for (ox = 0; ox < p->out_w; ox++) {                                                 \
+                            const int ix = ox * p->stride_w - p->pad_left + kx * p->dil_w;                  \
+                            const TA *ONE_RESTRICT x = img + ((size_t)iy * p->in_w + ix) * p->in_c;         \
+                            TACC *ONE_RESTRICT a = acc + (size_t)ox * co;                                   \
+                            if (ix < 0 || ix >= p->in_w) continue;                                          \
+                            if (mult == 1) {                                                                \
+                                for (c = 0; c < co; c++) a[c] += (TACC)((x[c] - zp) * wt[c]);               \
+                            } else {                                                                        \
+                                for (c = 0; c < co; c++) a[c] += (TACC)((x[c / mult] - zp) * wt[c]);        \
+                            }                                                                               \
+                        }                                                                                   \
+                    }                                                                                       \
+                }                                                                                           \
+                for (ox = 0; ox < p->out_w; ox++)                                                           \
+                    one_store_q##SUF(&p->rq, 0, co, acc + (size_t)ox * co, bias, dst + (size_t)ox * co);   \
+            }                                                                                               \
+        }                                                                                                   \
+    }
+
+ONE_DEFINE_CONV_Q(s8, int8_t, int32_t, 1 << 30)
+ONE_DEFINE_CONV_Q(u8, uint8_t, int32_t, 1 << 30)
+ONE_DEFINE_CONV_Q(s16, int16_t, int64_t, 256)
