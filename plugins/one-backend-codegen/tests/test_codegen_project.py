@@ -144,6 +144,16 @@ def test_cli_writes_project(tmp_path: Path) -> None:
     assert {p.name for p in out.iterdir()} >= {"net.h", "net.c", "net_weights.c", "main.c", "Makefile",
                                               "CMakeLists.txt", "kernels"}
     assert sorted(p.name for p in (out / "kernels").iterdir()) == ["conv_f32.c", "conv_f32.h", "one_common.h"]
+    outs = {}
+    for backend in ("c", "runtime"):  # same seeded random inputs on both
+        outs[backend] = tmp_path / f"{backend}.npz"
+        ran = CliRunner().invoke(cli_main, ["run", str(modelzoo.small_float_model()), "--backend", backend,
+                                            "--output", str(outs[backend])])
+        assert ran.exit_code == 0, ran.output
+    with np.load(outs["c"]) as got, np.load(outs["runtime"]) as want:
+        assert set(got) == set(want)
+        for k in want:
+            np.testing.assert_allclose(got[k], want[k], rtol=0, atol=1e-5 * np.abs(want[k]).max())
     missing = CliRunner().invoke(cli_main, ["codegen", str(tmp_path / "nope.tflite"), "-o", str(out)])
     assert missing.exit_code != 0 and "Traceback" not in missing.output
 

@@ -80,4 +80,36 @@ ONE_INLINE int64_t one_rescale_double64(int64_t x, int32_t m, int shift)
     return h;
 }
 
+/* e^x for float, written so that loops calling it vectorize (expf from libm does not with
+   glibc): x = n*ln2 + r with |r| <= ln2/2, e^r by the Cephes degree-6 polynomial, and 2^n
+   built from exponent bits (as two factors, so n = 128 near FLT_MAX works). x is clamped to
+   [-87.3, 88.72]: below, the result is about 1.2e-38 rather than a denormal or 0; above, about
+   FLT_MAX rather than infinity. NaN propagates. Within 2 ulp of expf over the clamped range.
+   n is rounded with the 1.5*2^23 constant, so this assumes float arithmetic in float precision
+   (FLT_EVAL_METHOD 0, no -ffast-math reassociation). */
+ONE_INLINE float one_expf(float x)
+{
+    union { float f; int32_t i; } t, s1, s2;
+    float nf, r, p;
+    int32_t n, n1;
+    x = x > 88.72283f ? 88.72283f : x;
+    x = x < -87.3f ? -87.3f : x;
+    t.f = x * 1.44269504088896341f + 12582912.0f; /* 1.5*2^23: the low mantissa bits hold n */
+    nf = t.f - 12582912.0f;
+    n = t.i - 0x4B400000;
+    r = x - nf * 0.693359375f;          /* ln2 = 0.693359375 - 2.12194440e-4, the first exact in nf */
+    r = r + nf * 2.12194440e-4f;
+    p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    n1 = n / 2;
+    s1.i = (n1 + 127) * (1 << 23);
+    s2.i = (n - n1 + 127) * (1 << 23);
+    return p * s1.f * s2.f;
+}
+
 #endif
