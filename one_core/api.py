@@ -89,7 +89,8 @@ class Session:
             names = plugins.backends.names()
             if not names:
                 raise InputError("no backend is installed (install one-backend-runtime)")
-            backend = names[0]
+            # The preferred one (lowest default_rank), first registered among equals.
+            backend = min(names, key=lambda n: getattr(plugins.backends.get(n), "default_rank", 0))
         self.backend = backend
         chosen = plugins.backends.get(backend)
         if self.package is not None:

@@ -45,11 +45,15 @@ def plan(specs: Sequence[StepSpec], strictness: Strictness) -> list[PlannedStep]
                 skipped[_key(path_of(output))] = spec.driver
             continue
         options = driver.validate(spec, strictness)
-        for path in driver.inputs(options):
+        try:
+            inputs, outputs = driver.inputs(options), driver.outputs(options)
+        except InputError as exc:  # a step's own arguments (one-codegen's command) are wrong
+            raise InputError(f"{spec.origin}: {exc}") from None
+        for path in inputs:
             if not path.exists() and _key(path) not in produced:
                 why = f" (the skipped {skipped[_key(path)]} would have written it)" if _key(path) in skipped else ""
                 raise InputError(f"{spec.origin}: input_path {path}: no such file or directory{why}")
-        for path in driver.outputs(options):
+        for path in outputs:
             if not driver.makes_directories and not path.parent.is_dir():
                 raise InputError(f"{spec.origin}: output_path {path}: directory {path.parent} does not exist")
             produced.add(_key(path))

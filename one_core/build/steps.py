@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import difflib
 import os
+import shlex
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..api import load, optimize, save
 from ..errors import InputError
@@ -264,6 +266,36 @@ class PackDriver(Driver):
         return f"{path}: nnpackage"
 
 
+class CodegenDriver(Driver):
+    """one-codegen: `backend` names an installed backend that generates code (here `c`), and
+    `command` holds its generator's arguments, as onecc hands them to BACKEND-compile (for `c`:
+    those of `one codegen`, e.g. `-o out/net --name net model.opt.circle`)."""
+
+    name = "one-codegen"
+    required = ("backend", "command")
+    unsupported = {"backends": "one backend per build here: give backend and command",
+                   "target": "target configurations are not supported"}
+    makes_directories = True
+
+    def _backend(self, options: Mapping[str, str]) -> Any:
+        name = options["backend"]
+        backend = get_plugins().backends.get(name) if name in get_plugins().backends else None
+        if backend is None or not hasattr(backend, "codegen"):
+            able = [n for n in get_plugins().backends.names() if hasattr(get_plugins().backends.get(n), "codegen")]
+            raise InputError(f"backend '{name}' does not generate code "
+                             f"(code generators installed: {', '.join(able) or 'none'})")
+        return backend
+
+    def inputs(self, options: Mapping[str, str]) -> list[Path]:
+        return self._backend(options).codegen_paths(shlex.split(options["command"]))[0]
+
+    def outputs(self, options: Mapping[str, str]) -> list[Path]:
+        return self._backend(options).codegen_paths(shlex.split(options["command"]))[1]
+
+    def run(self, options: Mapping[str, str], level: str | None) -> str:
+        return self._backend(options).codegen(shlex.split(options["command"]))
+
+
 _TF_OPTIONS = {k: k for k in ("model_format", "converter_version", "input_arrays", "input_shapes",
                               "output_arrays", "signature_keys", "tags", "allow_custom_ops",
                               "select_tf_ops", "safe_mode", "custom_objects")}
@@ -289,7 +321,7 @@ DRIVERS: dict[str, Driver] = {d.name: d for d in (
     OptimizeDriver(),
     Unavailable("one-quantize", "no quantizer is installed (install a quantizer plugin)"),
     PackDriver(),
-    Unavailable("one-codegen", "no codegen backend is installed (install a codegen plugin)"),
+    CodegenDriver(),
     Unavailable("one-profile", "no profiling backend is installed (`one run --profile` times "
                                "operators on the CPU runtime)"),
     Unavailable("one-partition", "model partitioning is not implemented"),

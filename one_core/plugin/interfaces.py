@@ -72,6 +72,9 @@ class Backend(ABC):
 
     name: str = ""
     description: str = ""
+    #: Which backend a Session without `backend=` takes: the lowest rank (then the first
+    #: registered). Backends that are slow to prepare (code generators) rank higher.
+    default_rank: int = 0
 
     @abstractmethod
     def prepare(self, model: Model, **options: Any) -> Executable:

@@ -52,7 +52,7 @@ class _Plugin:
 
 @pytest.fixture
 def plugins(monkeypatch) -> Plugins:
-    plugins = Plugins(disabled={"runtime"})  # so the test backend is the only, default one
+    plugins = Plugins(disabled={"runtime", "codegen"})  # so the test backend is the only, default one
     plugins.register(_Plugin(), "test-backend", "test-backend", "0")
     plugins.backends = plugins._collect("backend", "one_register_backends")
     monkeypatch.setattr(manager, "_plugins", plugins)
@@ -75,6 +75,6 @@ def test_session_names_unknown_backends(plugins) -> None:
 
 
 def test_session_without_any_backend(monkeypatch) -> None:
-    monkeypatch.setattr(manager, "_plugins", Plugins(disabled={"tflite", "runtime"}))
+    monkeypatch.setattr(manager, "_plugins", Plugins(disabled={"tflite", "runtime", "codegen"}))
     with pytest.raises(InputError, match="no backend is installed"):
         one_core.Session(tiny_mlp())

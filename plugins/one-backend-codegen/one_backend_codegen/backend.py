@@ -9,7 +9,9 @@ static arena, so sessions of the same model share state and must not run concurr
 from __future__ import annotations
 
 import ctypes
+import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -45,8 +47,23 @@ class _Library:
         ptr = None if self._blob is None else self._blob.ctypes.data
         if lookup["init"](ptr, 0 if self._blob is None else self._blob.size) != 0:
             raise OneError(f"generated library '{name}' refused its weights")
+        self.times = [0.0] * len(project.steps)
+        self._started = 0.0
+        self._hook = None
         self.inputs = [_view(lookup["input"](i), dt, shape) for i, (_, dt, shape) in enumerate(project.inputs)]
         self.outputs = [_view(lookup["output"](i), dt, shape) for i, (_, dt, shape) in enumerate(project.outputs)]
+
+    def profile(self, enabled: bool) -> None:
+        """Time every step (through the library's step hook) or stop timing."""
+        self._hook = _HOOK(self._on_step) if enabled else None
+        self.lib[f"{self.project.name}_set_step_hook"](self._hook)
+
+    def _on_step(self, step: int, phase: int) -> None:
+        now = time.perf_counter()
+        if phase == 0:
+            self._started = now
+        else:
+            self.times[step] += now - self._started
 
     def run(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
         for dst, x in zip(self.inputs, arrays):
@@ -54,6 +71,9 @@ class _Library:
         if self._run() != 0:
             raise OneError(f"generated library '{self.project.name}' failed to run")
         return [o.copy() for o in self.outputs]
+
+
+_HOOK = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_int)
 
 
 def _view(address: int, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
@@ -74,6 +94,7 @@ class CExecutable(Executable):
         self._inputs = [_info(t) for t in model.main.inputs]
         self._outputs = [_info(t) for t in model.main.outputs]
         self._libraries: dict[tuple, _Library] = {}
+        self._profiling = False
         dynamic = any(t.is_dynamic for t in model.main.inputs)
         if input_shapes is not None or not dynamic:
             self._library(None if input_shapes is None else [tuple(s) for s in input_shapes])
@@ -108,15 +129,43 @@ class CExecutable(Executable):
             arrays.append(x)
         key = tuple(tuple(x.shape) for x in arrays)
         library = self._libraries.get(key) or self._library([tuple(x.shape) for x in arrays])
+        if self._profiling:
+            library.profile(True)
         results = library.run(arrays)
         return {info.name: r for info, r in zip(self._outputs, results)}
 
+    def set_profiling(self, enabled: bool) -> None:
+        self._profiling = enabled
+        for library in self._libraries.values():
+            library.profile(enabled)
+
+    def operator_times(self) -> list[tuple[str, str, float]]:
+        rows = []
+        for library in dict.fromkeys(self._libraries.values()):
+            rows.extend((kind, out, t) for (kind, out), t in zip(library.project.steps, library.times))
+        return rows
+
 
 class CBackend(Backend):
-    """Generated C99, compiled with the system compiler and called through ctypes."""
+    """Generated C99, compiled with the system compiler and called through ctypes. As a code
+    generator (onecc's one-codegen with `backend=c`) it takes `one codegen`'s arguments."""
 
     name = "c"
     description = "generated C99 (one codegen), compiled with the system C compiler, run through ctypes"
+    default_rank = 10  # compiling takes seconds: only the default when nothing else is installed
+
+    def codegen_paths(self, args: Sequence[str]) -> tuple[list[Path], list[Path]]:
+        """(files read, folders written) of `one codegen ARGS`."""
+        from .cli import parse_command
+
+        params = parse_command(list(args))
+        return [params["model"]], [params["output"]]
+
+    def codegen(self, args: Sequence[str]) -> str:
+        """Run `one codegen ARGS`; returns its summary line."""
+        from .cli import parse_command, run_codegen
+
+        return run_codegen(**parse_command(list(args)))
 
     def prepare(self, model: Model, **options: Any) -> Executable:
         shapes = options.pop("input_shapes", None)

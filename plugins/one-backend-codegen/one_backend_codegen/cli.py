@@ -8,6 +8,7 @@ import click
 
 import one_core
 from one_core.cli.progress import step
+from one_core.errors import InputError
 from one_core.options import parse_shapes
 
 from .generate import DEFAULT_INLINE_LIMIT, generate
@@ -26,6 +27,12 @@ from .generate import DEFAULT_INLINE_LIMIT, generate
 def codegen_command(model: Path, output: Path, name: str | None, input_shapes: str | None,
                     inline_limit: int) -> None:
     """Generate dependency-free C99 for MODEL: library, weights, Makefile, CMakeLists.txt, main.c."""
+    click.echo(run_codegen(model, output, name, input_shapes, inline_limit))
+
+
+def run_codegen(model: Path, output: Path, name: str | None = None, input_shapes: str | None = None,
+                inline_limit: int = DEFAULT_INLINE_LIMIT) -> str:
+    """Load, generate and write; returns the summary line."""
     name = name or _identifier(model.stem)
     shapes = parse_shapes(input_shapes, "--input_shapes") if input_shapes else None
     with step(f"loading {model}"):
@@ -35,8 +42,18 @@ def codegen_command(model: Path, output: Path, name: str | None, input_shapes: s
     with step(f"writing {output}"):
         project.write(output)
     weights = f"{project.weights_size} bytes " + ("in " + f"{name}.weights" if project.blob else "compiled in")
-    click.echo(f"{output}: arena {project.arena_size} bytes, weights {weights}, "
-               f"kernels {', '.join(project.families)}")
+    return f"{output}: arena {project.arena_size} bytes, weights {weights}, kernels {', '.join(project.families)}"
+
+
+def parse_command(args: list[str]) -> dict:
+    """The parameters of `one codegen ARGS` (onecc's one-codegen `command`), checked."""
+    try:
+        ctx = codegen_command.make_context("codegen", list(args), resilient_parsing=False)
+    except click.exceptions.Exit:
+        raise InputError("command: nothing to generate (help requested)") from None
+    except click.ClickException as exc:
+        raise InputError(f"command: {exc.format_message()}") from None
+    return dict(ctx.params)
 
 
 def _identifier(stem: str) -> str:

@@ -48,6 +48,8 @@ class GeneratedProject:
     inputs: list[tuple[str, np.dtype, tuple[int, ...]]]
     outputs: list[tuple[str, np.dtype, tuple[int, ...]]]
     families: list[str] = field(default_factory=list)
+    #: (operator type, first output's name) of every step of NAME_run, in order.
+    steps: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def digest(self) -> str:
@@ -147,6 +149,7 @@ class _Generator:
         for t in st.inputs:
             self.planner.define(id(t), self._nbytes(t), -1)
         body: list[str] = []
+        steps: list[tuple[str, str]] = []
         for step, op in enumerate(st.operators):
             spec = self.table[op.name]
             ins = [t for t in op.inputs if t is not None and st.value(t) is None]
@@ -164,8 +167,12 @@ class _Generator:
                     self.planner.define(id(t), self._nbytes(t), step)
             e = OpEmit(self, op, step)
             spec.emit(e)
-            body.append(f"    /* {step}: {op.type} -> '{_comment(out.name)}' */")
+            index = len(steps)
+            steps.append((op.type, out.name))
+            body.append(f"    /* {index}: {op.type} -> '{_comment(out.name)}' */")
+            body.append(f"    ONE_STEP({index}, 0);")
             body.extend("    " + line for line in e.lines)
+            body.append(f"    ONE_STEP({index}, 1);")
         for t in st.outputs:
             if not self.planner.has(id(t)):
                 raise UnsupportedOperatorError(f"output '{t.name}' is a constant; codegen needs computed outputs",
@@ -189,9 +196,9 @@ class _Generator:
                                                                      self._const_types).encode()
         weights_size = len(blob) if blob is not None else 0
         families = sorted(self.families)
-        files[f"{self.name}.h"] = project_files.header(self.name, plan.size, weights_size, io).encode()
+        files[f"{self.name}.h"] = project_files.header(self.name, plan.size, weights_size, io, len(steps)).encode()
         files[f"{self.name}.c"] = project_files.source(
-            self.name, plan.size, weights_size, io, families, const_decls, statics, code,
+            self.name, plan.size, weights_size, io, families, const_decls, statics, code, steps,
             blob_digest=blob[8:16] if blob is not None else None,
         ).encode()
         csrc = importlib.resources.files("one_backend_codegen") / "csrc"
@@ -210,6 +217,7 @@ class _Generator:
             [(t.name, np.dtype(t.dtype.numpy), st.shape(t)) for t in st.inputs],
             [(t.name, np.dtype(t.dtype.numpy), st.shape(t)) for t in st.outputs],
             families,
+            steps,
         )
 
     def _reusable_input(self, op, ins: list[Tensor], step: int, last_use: dict[int, int],

@@ -99,6 +99,7 @@ def test_dynamic_inputs_need_static_shapes(tmp_path: Path) -> None:
 
 def test_session_generates_per_input_shape() -> None:
     model = tiny_mlp()
+    assert one_core.Session(model).backend == "runtime"  # c is never the default beside it
     session = one_core.Session(model, backend="c")
     for batch in (1, 5):
         x = np.random.default_rng(batch).standard_normal((batch, 4)).astype(np.float32)

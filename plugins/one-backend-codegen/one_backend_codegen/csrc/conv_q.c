@@ -6,11 +6,49 @@
    every finished tile. 16x8 sums run in int32 over blocks of ONE_QKB products (each below
    2^22 in magnitude, so a block cannot overflow) added into int64 totals. */
 #include "conv_q.h"
+#include "conv_f32.h"
 
-#include <string.h>
 
 #define ONE_QMR 6
+/* Channels requantized per pass (a stack buffer of int32). */
+#define ONE_RQ_CHUNK 256
 #define ONE_QMC 72
+
+/* FN: rows [first, first + count) of the im2col matrix of the batch `in` (one row per output
+   pixel, images one after another; taps times channels), each element CONV(x) of type TD;
+   padding reads as PAD. */
+#define ONE_DEFINE_IM2COL(FN, TA, TD, PAD, CONV)                                                            \
+    static void FN(const one_conv_q_params *p, const TA *in, int first, int count, TD *rows)                \
+    {                                                                                                       \
+        const int row_len = p->k_h * p->k_w * p->in_c, zp = p->in_zp, per_image = p->out_h * p->out_w;     \
+        int r, ky, kx, c;                                                                                   \
+        (void)zp;                                                                                           \
+        for (r = 0; r < count; r++) {                                                                       \
+            const int pix = (first + r) % per_image;                                                        \
+            const TA *img = in + (size_t)((first + r) / per_image) * p->in_h * p->in_w * p->in_c;           \
+            const int oy = pix / p->out_w, ox = pix % p->out_w;                                             \
+            TD *dst = rows + (size_t)r * row_len;                                                           \
+            for (ky = 0; ky < p->k_h; ky++) {                                                               \
+                const int iy = oy * p->stride_h - p->pad_top + ky * p->dil_h;                               \
+                for (kx = 0; kx < p->k_w; kx++) {                                                           \
+                    const int ix = ox * p->stride_w - p->pad_left + kx * p->dil_w;                          \
+                    TD *ONE_RESTRICT d = dst + (size_t)(ky * p->k_w + kx) * p->in_c;                        \
+                    if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w) {                               \
+                        for (c = 0; c < p->in_c; c++) d[c] = (PAD);                                         \
+                    } else {                                                                                \
+                        const TA *ONE_RESTRICT x = img + ((size_t)iy * p->in_w + ix) * p->in_c;             \
+                        for (c = 0; c < p->in_c; c++) d[c] = CONV;                                          \
+                    }                                                                                       \
+                }                                                                                           \
+            }                                                                                               \
+        }                                                                                                   \
+    }
+
+ONE_DEFINE_IM2COL(one_im2col_qs8, int8_t, int8_t, (int8_t)zp, x[c])
+ONE_DEFINE_IM2COL(one_im2col_qu8, uint8_t, uint8_t, (uint8_t)zp, x[c])
+ONE_DEFINE_IM2COL(one_im2col_qs16, int16_t, int16_t, (int16_t)zp, x[c])
+ONE_DEFINE_IM2COL(one_im2col_qfs8, int8_t, float, 0.0f, (float)(x[c] - zp))
+ONE_DEFINE_IM2COL(one_im2col_qfu8, uint8_t, float, 0.0f, (float)(x[c] - zp))
 
 #define ONE_DEFINE_CONV_Q(SUF, TA, TACC, KBLOCK)                                                            \
     static void one_tile_q##SUF(int k, const TA *ONE_RESTRICT a, int lda, const int16_t *ONE_RESTRICT b,     \
@@ -49,8 +87,28 @@
     static void one_store_q##SUF(const one_rq *rq, int c0, int n, const TACC *ONE_RESTRICT acc,            \
                                  const TACC *ONE_RESTRICT bias, TA *ONE_RESTRICT out)                       \
     {                                                                                                       \
-        int j;                                                                                              \
-        for (j = 0; j < n; j++) out[j] = (TA)one_requant(rq, (int64_t)acc[j] + bias[c0 + j], c0 + j);      \
+        int32_t t[ONE_RQ_CHUNK];                                                                            \
+        const int32_t zp = rq->zp, lo = rq->lo, hi = rq->hi; /* locals: 8-bit stores may alias *rq */     \
+        int j, j0;                                                                                          \
+        if (rq->mode != ONE_RQ_DOUBLE) {                                                                    \
+            for (j = 0; j < n; j++) out[j] = (TA)one_requant(rq, (int64_t)acc[j] + bias[c0 + j], c0 + j);  \
+            return;                                                                                         \
+        }                                                                                                   \
+        for (j0 = 0; j0 < n; j0 += ONE_RQ_CHUNK) {                                                          \
+            const int cn = one_min_i(ONE_RQ_CHUNK, n - j0), c = c0 + j0;                                    \
+            const int32_t *ONE_RESTRICT mult = rq->mult + c, *ONE_RESTRICT left = rq->left + c;             \
+            const int32_t *ONE_RESTRICT total = rq->total + c;                                              \
+            const int64_t *ONE_RESTRICT add = rq->add + c, *ONE_RESTRICT negw = rq->negw + c;               \
+            const TACC *ONE_RESTRICT a = acc + j0, *ONE_RESTRICT bi = bias + c;                             \
+            for (j = 0; j < cn; j++) {                                                                      \
+                const int64_t x = ((int64_t)a[j] + bi[j]) << left[j];                                      \
+                t[j] = (int32_t)((x * mult[j] + add[j] + ((x >> 63) & negw[j])) >> total[j]);               \
+            }                                                                                               \
+            for (j = 0; j < cn; j++) {                                                                      \
+                const int32_t v = t[j] + zp;                                                                \
+                out[j0 + j] = (TA)(v < lo ? lo : (v > hi ? hi : v));                                        \
+            }                                                                                               \
+        }                                                                                                   \
     }                                                                                                       \
                                                                                                             \
     void one_gemm_q##SUF(int m, int n, int k, const TA *a, int lda, const int16_t *b_packed,                \
@@ -70,30 +128,6 @@
                     for (r = 0; r < rows; r++)                                                              \
                         one_store_q##SUF(rq, p * ONE_QNR, cols, total[r], bias,                             \
                                          c + (size_t)(i0 + i + r) * ldc + p * ONE_QNR);                     \
-                }                                                                                           \
-            }                                                                                               \
-        }                                                                                                   \
-    }                                                                                                       \
-                                                                                                            \
-    /* Rows [first, first + count) of image img's im2col matrix; padding holds the zero point. */          \
-    static void one_im2col_q##SUF(const one_conv_q_params *p, const TA *img, int first, int count, TA *rows) \
-    {                                                                                                       \
-        const int row_len = p->k_h * p->k_w * p->in_c;                                                      \
-        int r, ky, kx, c;                                                                                   \
-        for (r = 0; r < count; r++) {                                                                       \
-            const int pix = first + r;                                                                      \
-            const int oy = pix / p->out_w, ox = pix % p->out_w;                                             \
-            TA *dst = rows + (size_t)r * row_len;                                                           \
-            for (ky = 0; ky < p->k_h; ky++) {                                                               \
-                const int iy = oy * p->stride_h - p->pad_top + ky * p->dil_h;                               \
-                for (kx = 0; kx < p->k_w; kx++) {                                                           \
-                    const int ix = ox * p->stride_w - p->pad_left + kx * p->dil_w;                          \
-                    TA *d = dst + (size_t)(ky * p->k_w + kx) * p->in_c;                                     \
-                    if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w) {                               \
-                        for (c = 0; c < p->in_c; c++) d[c] = (TA)p->in_zp;                                  \
-                    } else {                                                                                \
-                        memcpy(d, img + ((size_t)iy * p->in_w + ix) * p->in_c, sizeof(TA) * (size_t)p->in_c); \
-                    }                                                                                       \
                 }                                                                                           \
             }                                                                                               \
         }                                                                                                   \
@@ -143,7 +177,9 @@
                             const TA *ONE_RESTRICT x = img + ((size_t)iy * p->in_w + ix) * p->in_c;         \
                             TACC *ONE_RESTRICT a = acc + (size_t)ox * co;                                   \
                             if (ix < 0 || ix >= p->in_w) continue;                                          \
-                            if (mult == 1) {                                                                \
+                            if (mult == 1 && p->narrow) { /* products in int16: faster multiplies */       \
+                                for (c = 0; c < co; c++) a[c] += (int16_t)((int16_t)(x[c] - zp) * wt[c]);   \
+                            } else if (mult == 1) {                                                         \
                                 for (c = 0; c < co; c++) a[c] += (TACC)((x[c] - zp) * wt[c]);               \
                             } else {                                                                        \
                                 for (c = 0; c < co; c++) a[c] += (TACC)((x[c / mult] - zp) * wt[c]);        \
@@ -160,3 +196,57 @@
 ONE_DEFINE_CONV_Q(s8, int8_t, int32_t, 1 << 30)
 ONE_DEFINE_CONV_Q(u8, uint8_t, int32_t, 1 << 30)
 ONE_DEFINE_CONV_Q(s16, int16_t, int64_t, 256)
+
+#define ONE_DEFINE_CONV_QF(SUF, TA)                                                                         \
+    static void one_requant_rows_f##SUF(const one_rq *rq, int rows, int n, const float *ONE_RESTRICT acc,   \
+                                        const int32_t *ONE_RESTRICT bias, TA *ONE_RESTRICT out, int ldo)    \
+    {                                                                                                       \
+        int32_t t[ONE_RQ_CHUNK];                                                                            \
+        int r, j, j0;                                                                                       \
+        for (r = 0; r < rows; r++) {                                                                        \
+            for (j0 = 0; j0 < n; j0 += ONE_RQ_CHUNK) {                                                      \
+                const int cn = one_min_i(ONE_RQ_CHUNK, n - j0);                                             \
+                const float *ONE_RESTRICT a = acc + (size_t)r * n + j0;                                     \
+                for (j = 0; j < cn; j++) t[j] = (int32_t)a[j];                                              \
+                one_store_q##SUF(rq, j0, cn, t, bias, out + (size_t)r * ldo + j0);                          \
+            }                                                                                               \
+        }                                                                                                   \
+    }                                                                                                       \
+                                                                                                            \
+    void one_gemm_qf##SUF(int m, int n, int k, const TA *a, int in_zp, const float *w_packed,               \
+                          const int32_t *bias, const one_rq *rq, TA *c, float *a_rows, float *c_rows)       \
+    {                                                                                                       \
+        int r0, i;                                                                                          \
+        for (r0 = 0; r0 < m; r0 += ONE_QF_ROWS) {                                                           \
+            const int count = one_min_i(ONE_QF_ROWS, m - r0);                                               \
+            const TA *ONE_RESTRICT src = a + (size_t)r0 * k;                                                \
+            for (i = 0; i < count * k; i++) a_rows[i] = (float)(src[i] - in_zp);                            \
+            one_gemm_f32(count, n, k, a_rows, k, w_packed, NULL, c_rows, n, -INFINITY, INFINITY);           \
+            one_requant_rows_f##SUF(rq, count, n, c_rows, bias, c + (size_t)r0 * n, n);                     \
+        }                                                                                                   \
+    }                                                                                                       \
+                                                                                                            \
+    void one_conv2d_qf##SUF(const one_conv_q_params *p, const TA *in, const float *w_packed,                \
+                            const int32_t *bias, TA *out, float *a_rows, float *c_rows)                     \
+    {                                                                                                       \
+        /* Blocks run over the pixels of all images in turn (im2col finds each pixel's image). */          \
+        const int rows = p->batch * p->out_h * p->out_w, k = p->k_h * p->k_w * p->in_c, n = p->out_c;      \
+        const int pointwise = p->k_h == 1 && p->k_w == 1 && p->stride_h == 1 && p->stride_w == 1 &&        \
+                              p->pad_top == 0 && p->pad_left == 0 && p->out_h == p->in_h && p->out_w == p->in_w; \
+        int r;                                                                                              \
+        for (r = 0; r < rows; r += ONE_QF_ROWS) {                                                           \
+            const int count = one_min_i(ONE_QF_ROWS, rows - r);                                             \
+            if (pointwise) { /* the rows are the input's own pixels: convert them in one run */            \
+                const TA *ONE_RESTRICT x = in + (size_t)r * k;                                              \
+                int i;                                                                                      \
+                for (i = 0; i < count * k; i++) a_rows[i] = (float)(x[i] - p->in_zp);                       \
+            } else {                                                                                        \
+                one_im2col_qf##SUF(p, in, r, count, a_rows);                                                \
+            }                                                                                               \
+            one_gemm_f32(count, n, k, a_rows, k, w_packed, NULL, c_rows, n, -INFINITY, INFINITY);           \
+            one_requant_rows_f##SUF(&p->rq, count, n, c_rows, bias, out + (size_t)r * n, n);                \
+        }                                                                                                   \
+    }
+
+ONE_DEFINE_CONV_QF(s8, int8_t)
+ONE_DEFINE_CONV_QF(u8, uint8_t)

@@ -22,6 +22,12 @@ typedef struct {
     const int32_t *mult;
     const int32_t *shift;
     int zp, lo, hi, mode;
+    /* ONE_RQ_DOUBLE's two roundings folded into one shift, per channel, so rows vectorize:
+       x' = x << left; (x' * mult + add + (x' < 0 ? negw : 0)) >> total. */
+    const int32_t *left;
+    const int64_t *add;
+    const int64_t *negw;
+    const int32_t *total;
 } one_rq;
 
 typedef struct {
@@ -31,6 +37,7 @@ typedef struct {
     int block_rows;       /* output pixels per im2col block */
     int in_zp;            /* im2col padding value; depthwise subtracts it */
     one_rq rq;
+    int narrow;           /* depthwise: every (x - in_zp) * w fits int16 (checked at generation) */
 } one_conv_q_params;
 
 ONE_INLINE int32_t one_requant(const one_rq *rq, int64_t acc, int c)
@@ -53,6 +60,21 @@ ONE_INLINE int32_t one_requant(const one_rq *rq, int64_t acc, int c)
     /* weights [k_h][k_w][out_c]; acc: out_w * out_c accumulators of scratch. */                           \
     void one_depthwise_conv2d_q##SUF(const one_conv_q_params *p, const TA *in, const int16_t *w,            \
                                      const TACC *bias, TA *out, TACC *acc);
+
+/* 8-bit paths whose sums are exact in float32 (generation checks that every partial sum stays
+   below 2^24): the activations minus their zero point become floats in blocks of at most
+   ONE_QF_ROWS rows (a_rows: ONE_QF_ROWS * k floats), one_gemm_f32 multiplies them by the
+   float weight panels into c_rows (ONE_QF_ROWS * n floats), and each row is requantized. */
+#define ONE_QF_ROWS 72
+
+#define ONE_DECLARE_CONV_QF(SUF, TA)                                                                         \
+    void one_gemm_qf##SUF(int m, int n, int k, const TA *a, int in_zp, const float *w_packed,               \
+                          const int32_t *bias, const one_rq *rq, TA *c, float *a_rows, float *c_rows);      \
+    void one_conv2d_qf##SUF(const one_conv_q_params *p, const TA *in, const float *w_packed,                \
+                            const int32_t *bias, TA *out, float *a_rows, float *c_rows);
+
+ONE_DECLARE_CONV_QF(s8, int8_t)
+ONE_DECLARE_CONV_QF(u8, uint8_t)
 
 ONE_DECLARE_CONV_Q(s8, int8_t, int32_t)
 ONE_DECLARE_CONV_Q(u8, uint8_t, int32_t)

@@ -59,7 +59,15 @@ def requant(e: OpEmit, channels: int, mode: int, float_product: bool) -> list:
     reals = real_multipliers(s_in[0], s_w, s_out[0], float_product=float_product)
     mant, shift = quantize_multipliers(np.broadcast_to(reals, (channels,)))
     lo, hi = tensor_activation_range(activation(e.op), y)
-    return [e.array("int32_t", mant.tolist()), e.array("int32_t", shift.tolist()), int(z_out[0]), lo, hi, mode]
+    # The two roundings as one: h = (x*m + 2^30) >> 31, then (h + half - (h < 0)) >> right, is
+    # (x*m + 2^30 + (half - (x < 0)) * 2^31) >> (31 + right) (h < 0 and x < 0 differ only where
+    # h is 0, which gives 0 either way).
+    left, right = np.maximum(shift, 0), np.maximum(-shift, 0)
+    add = (1 << 30) + ((np.int64(1) << right) >> 1) * (1 << 31)
+    negw = np.where(right > 0, -(1 << 31), 0)
+    return [e.array("int32_t", mant.tolist()), e.array("int32_t", shift.tolist()), int(z_out[0]), lo, hi, mode,
+            e.array("int32_t", left.tolist()), e.array("int64_t", [f"INT64_C({v})" for v in add.tolist()]),
+            e.array("int64_t", [f"INT64_C({v})" for v in negw.tolist()]), e.array("int32_t", (31 + right).tolist())]
 
 
 def weights_and_bias(e: OpEmit, w_kn: np.ndarray, fold: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -84,21 +92,55 @@ def _acc(e: OpEmit) -> tuple[str, str, np.dtype]:
     return SUFFIX[e.input(0).dtype]
 
 
-def _qconv_params(e: OpEmit, depthwise: bool, channels: int) -> str:
+def _qconv_params(e: OpEmit, depthwise: bool, channels: int, wq: np.ndarray) -> str:
     fields, _ = conv_params(e, depthwise)
     zi = int(qparams(e.input(0))[1][0])
     rq = requant(e, channels, _conv_mode(e), float_product=e.input(0).dtype == DType.UINT8)
-    return e.params("one_conv_q_params", fields[:17] + [zi, rq])
+    info = np.iinfo(e.input(0).dtype.numpy)
+    narrow = max(abs(int(info.min) - zi), abs(int(info.max) - zi)) * int(np.abs(wq).max(initial=0)) < 1 << 15
+    return e.params("one_conv_q_params", fields[:17] + [zi, rq, int(narrow)])
+
+
+#: Rows per block of the float-exact path (ONE_QF_ROWS in conv_q.h).
+QF_ROWS = 72
+
+
+def float_exact(e: OpEmit, wq: np.ndarray) -> bool:
+    """Whether every partial sum of (x - zp_in) * w over K is an integer float32 holds exactly
+    (below 2**24): then 8-bit products run on the float matrix product."""
+    x = e.input(0)
+    if x.dtype not in (DType.INT8, DType.UINT8):
+        return False
+    lo, hi = np.iinfo(x.dtype.numpy).min, np.iinfo(x.dtype.numpy).max
+    zp = int(qparams(x)[1][0])
+    reach = max(abs(lo - zp), abs(hi - zp))
+    return reach * int(np.abs(wq).sum(axis=0).max(initial=0)) < 1 << 24
+
+
+def _float_exact_call(e: OpEmit, fn: str, head: str, wq: np.ndarray, bias: np.ndarray, k: int, n: int, tail: str,
+                      rows: int) -> None:
+    """One call of a float-exact 8-bit kernel, with its two scratch blocks."""
+    e.use("conv_q", "conv_f32")
+    rows = min(rows, QF_ROWS)
+    a_rows = e.scratch(4 * rows * k)
+    c_rows = e.scratch(4 * rows * n)
+    e.call(f"{fn}({head}, {e.weights(pack_panels(wq, np.float32))}, {e.weights(bias.astype(np.int32))}, "
+           f"{tail}, {a_rows}, {c_rows});")
 
 
 def conv2d_q(e: OpEmit) -> None:
-    e.use("conv_q")
     suf, _, btype = _acc(e)
     w = e.value(e.input(1))
     cout, kh, kw, cin = w.shape
-    wq, bias = weights_and_bias(e, w.reshape(cout, kh * kw * cin).T, fold=True)
-    p = _qconv_params(e, False, cout)
     fields, _ = conv_params(e, False)
+    exact = float_exact(e, weights_and_bias(e, w.reshape(cout, kh * kw * cin).T, fold=False)[0])
+    wq, bias = weights_and_bias(e, w.reshape(cout, kh * kw * cin).T, fold=not exact)
+    p = _qconv_params(e, False, cout, wq)
+    if exact:
+        _float_exact_call(e, f"one_conv2d_qf{suf}", f"{p}, {e.ptr(e.input(0))}", wq, bias, kh * kw * cin, cout,
+                          e.ptr(e.output()), fields[0] * fields[4] * fields[5])
+        return
+    e.use("conv_q", "conv_f32")  # conv_q.c calls one_gemm_f32
     o = e.options
     direct = kh == kw == 1 and o.stride_h == o.stride_w == 1 and fields[13] == fields[14] == 0
     rows = min(BLOCK_ROWS, fields[4] * fields[5])
@@ -109,12 +151,12 @@ def conv2d_q(e: OpEmit) -> None:
 
 
 def depthwise_q(e: OpEmit) -> None:
-    e.use("conv_q")
+    e.use("conv_q", "conv_f32")  # conv_q.c calls one_gemm_f32
     suf, acc_t, btype = _acc(e)
     w = e.value(e.input(1))
     _, kh, kw, cout = w.shape
     wq, bias = weights_and_bias(e, w.reshape(kh * kw, cout), fold=False)
-    p = _qconv_params(e, True, cout)
+    p = _qconv_params(e, True, cout, wq)
     ow = e.shape(e.output())[2]
     acc = e.scratch(ow * cout * np.dtype(btype).itemsize, acc_t)
     e.call(f"one_depthwise_conv2d_q{suf}({p}, {e.ptr(e.input(0))}, {e.weights(wq.astype(np.int16))}, "
@@ -122,15 +164,21 @@ def depthwise_q(e: OpEmit) -> None:
 
 
 def fully_connected_q(e: OpEmit) -> None:
-    e.use("conv_q")
     suf, _, btype = _acc(e)
     w = e.value(e.input(1))
     n_out, k = w.shape
-    wq, bias = weights_and_bias(e, w.T, fold=True)
+    exact = float_exact(e, weights_and_bias(e, w.T, fold=False)[0])
+    wq, bias = weights_and_bias(e, w.T, fold=not exact)
     per_channel = e.input(1).quantization.scale.size > 1
     mode = RQ_SINGLE if e.output().dtype == DType.UINT8 else RQ_DOUBLE
     rq = e.params("one_rq", requant(e, n_out, mode, float_product=not per_channel))
     rows = int(np.prod(e.shape(e.input(0)))) // k
+    if exact:
+        zp = int(qparams(e.input(0))[1][0])
+        _float_exact_call(e, f"one_gemm_qf{suf}", f"{rows}, {n_out}, {k}, {e.ptr(e.input(0))}, {zp}", wq, bias, k,
+                          n_out, f"{rq}, {e.ptr(e.output())}", rows)
+        return
+    e.use("conv_q", "conv_f32")  # conv_q.c calls one_gemm_f32
     e.call(f"one_gemm_q{suf}({rows}, {n_out}, {k}, {e.ptr(e.input(0))}, {k}, {e.weights(pack_panels(wq, np.int16))}, "
            f"{e.weights(bias.astype(btype))}, {rq}, {e.ptr(e.output())}, {n_out});")
 
