@@ -137,8 +137,10 @@ static void one_tile_f32(int kc, const float *ONE_RESTRICT a, int lda, const flo
     }
 }
 
-void one_gemm_f32(int m, int n, int k, const float *a, int lda, const float *b_packed, const float *bias,
-                  float *c, int ldc, float act_min, float act_max)
+/* The matrix product on float32 weight panels, or on int8 panels (b8) widened to float one
+   ONE_KC block of a panel at a time, then reused by every row tile of the block. */
+static void one_gemm(int m, int n, int k, const float *a, int lda, const float *b_packed, const int8_t *b8,
+                     const float *bias, float *c, int ldc, float act_min, float act_max)
 {
     const int panels = (n + ONE_NR - 1) / ONE_NR;
     const int tasks = (m + ONE_MC - 1) / ONE_MC * panels;
@@ -150,16 +152,35 @@ void one_gemm_f32(int m, int n, int k, const float *a, int lda, const float *b_p
         const int i0 = t / panels * ONE_MC, p = t % panels;
         const int mc = one_min_i(ONE_MC, m - i0), cols = one_min_i(ONE_NR, n - p * ONE_NR);
         const float *bias_p = bias != NULL ? bias + p * ONE_NR : NULL;
+        float widened[ONE_KC * ONE_NR];
         int k0, i;
         for (k0 = 0; k0 < k; k0 += ONE_KC) {
             const int kc = one_min_i(ONE_KC, k - k0);
-            const float *b = b_packed + (size_t)p * k * ONE_NR + (size_t)k0 * ONE_NR;
+            const size_t at = (size_t)p * k * ONE_NR + (size_t)k0 * ONE_NR;
+            const float *b = b_packed + at;
+            if (b8 != NULL) {
+                const int8_t *ONE_RESTRICT src = b8 + at;
+                for (i = 0; i < kc * ONE_NR; i++) widened[i] = (float)src[i];
+                b = widened;
+            }
             for (i = 0; i < mc; i += ONE_MR) {
                 one_tile_f32(kc, a + (size_t)(i0 + i) * lda + k0, lda, b, c + (size_t)(i0 + i) * ldc + p * ONE_NR,
                              ldc, one_min_i(ONE_MR, mc - i), cols, k0 == 0, k0 + kc >= k, bias_p, act_min, act_max);
             }
         }
     }
+}
+
+void one_gemm_f32(int m, int n, int k, const float *a, int lda, const float *b_packed, const float *bias,
+                  float *c, int ldc, float act_min, float act_max)
+{
+    one_gemm(m, n, k, a, lda, b_packed, NULL, bias, c, ldc, act_min, act_max);
+}
+
+void one_gemm_f32_w8(int m, int n, int k, const float *a, int lda, const int8_t *b_packed, const float *bias,
+                     float *c, int ldc, float act_min, float act_max)
+{
+    one_gemm(m, n, k, a, lda, NULL, b_packed, bias, c, ldc, act_min, act_max);
 }
 
 /* Rows [first, first + count) of the im2col matrix of image `b`: one row per output pixel,

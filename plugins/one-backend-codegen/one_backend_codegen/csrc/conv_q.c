@@ -197,6 +197,13 @@ ONE_DEFINE_CONV_Q(s8, int8_t, int32_t, 1 << 30)
 ONE_DEFINE_CONV_Q(u8, uint8_t, int32_t, 1 << 30)
 ONE_DEFINE_CONV_Q(s16, int16_t, int64_t, 256)
 
+/* c_rows = a_rows times the weight panels (int8 or float), no bias, no clamp. */
+static void one_gemm_qw(int m, int n, int k, const float *a_rows, const float *wf, const int8_t *w8, float *c_rows)
+{
+    if (w8 != NULL) one_gemm_f32_w8(m, n, k, a_rows, k, w8, NULL, c_rows, n, -INFINITY, INFINITY);
+    else one_gemm_f32(m, n, k, a_rows, k, wf, NULL, c_rows, n, -INFINITY, INFINITY);
+}
+
 #define ONE_DEFINE_CONV_QF(SUF, TA)                                                                         \
     static void one_requant_rows_f##SUF(const one_rq *rq, int rows, int n, const float *ONE_RESTRICT acc,   \
                                         const int32_t *ONE_RESTRICT bias, TA *ONE_RESTRICT out, int ldo)    \
@@ -213,7 +220,7 @@ ONE_DEFINE_CONV_Q(s16, int16_t, int64_t, 256)
         }                                                                                                   \
     }                                                                                                       \
                                                                                                             \
-    void one_gemm_qf##SUF(int m, int n, int k, const TA *a, int in_zp, const float *w_packed,               \
+    void one_gemm_qf##SUF(int m, int n, int k, const TA *a, int in_zp, const float *wf, const int8_t *w8,   \
                           const int32_t *bias, const one_rq *rq, TA *c, float *a_rows, float *c_rows)       \
     {                                                                                                       \
         int r0, i;                                                                                          \
@@ -221,12 +228,12 @@ ONE_DEFINE_CONV_Q(s16, int16_t, int64_t, 256)
             const int count = one_min_i(ONE_QF_ROWS, m - r0);                                               \
             const TA *ONE_RESTRICT src = a + (size_t)r0 * k;                                                \
             for (i = 0; i < count * k; i++) a_rows[i] = (float)(src[i] - in_zp);                            \
-            one_gemm_f32(count, n, k, a_rows, k, w_packed, NULL, c_rows, n, -INFINITY, INFINITY);           \
+            one_gemm_qw(count, n, k, a_rows, wf, w8, c_rows);                                               \
             one_requant_rows_f##SUF(rq, count, n, c_rows, bias, c + (size_t)r0 * n, n);                     \
         }                                                                                                   \
     }                                                                                                       \
                                                                                                             \
-    void one_conv2d_qf##SUF(const one_conv_q_params *p, const TA *in, const float *w_packed,                \
+    void one_conv2d_qf##SUF(const one_conv_q_params *p, const TA *in, const float *wf, const int8_t *w8,    \
                             const int32_t *bias, TA *out, float *a_rows, float *c_rows)                     \
     {                                                                                                       \
         /* Blocks run over the pixels of all images in turn (im2col finds each pixel's image). */          \
@@ -243,7 +250,7 @@ ONE_DEFINE_CONV_Q(s16, int16_t, int64_t, 256)
             } else {                                                                                        \
                 one_im2col_qf##SUF(p, in, r, count, a_rows);                                                \
             }                                                                                               \
-            one_gemm_f32(count, n, k, a_rows, k, w_packed, NULL, c_rows, n, -INFINITY, INFINITY);           \
+            one_gemm_qw(count, n, k, a_rows, wf, w8, c_rows);                                               \
             one_requant_rows_f##SUF(&p->rq, count, n, c_rows, bias, out + (size_t)r * n, n);                \
         }                                                                                                   \
     }

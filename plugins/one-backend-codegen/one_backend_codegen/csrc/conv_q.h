@@ -63,14 +63,16 @@ ONE_INLINE int32_t one_requant(const one_rq *rq, int64_t acc, int c)
 
 /* 8-bit paths whose sums are exact in float32 (generation checks that every partial sum stays
    below 2^24): the activations minus their zero point become floats in blocks of at most
-   ONE_QF_ROWS rows (a_rows: ONE_QF_ROWS * k floats), one_gemm_f32 multiplies them by the
-   float weight panels into c_rows (ONE_QF_ROWS * n floats), and each row is requantized. */
+   ONE_QF_ROWS rows (a_rows: ONE_QF_ROWS * k floats), the float matrix product multiplies them by
+   the weight panels into c_rows (ONE_QF_ROWS * n floats), and each row is requantized. The
+   weights are int8 panels (w8, kept in 8 bits) when they fit, else float panels (wf); the
+   other pointer is NULL. */
 #define ONE_QF_ROWS 72
 
 #define ONE_DECLARE_CONV_QF(SUF, TA)                                                                         \
-    void one_gemm_qf##SUF(int m, int n, int k, const TA *a, int in_zp, const float *w_packed,               \
+    void one_gemm_qf##SUF(int m, int n, int k, const TA *a, int in_zp, const float *wf, const int8_t *w8,   \
                           const int32_t *bias, const one_rq *rq, TA *c, float *a_rows, float *c_rows);      \
-    void one_conv2d_qf##SUF(const one_conv_q_params *p, const TA *in, const float *w_packed,                \
+    void one_conv2d_qf##SUF(const one_conv_q_params *p, const TA *in, const float *wf, const int8_t *w8,    \
                             const int32_t *bias, TA *out, float *a_rows, float *c_rows);
 
 ONE_DECLARE_CONV_QF(s8, int8_t)

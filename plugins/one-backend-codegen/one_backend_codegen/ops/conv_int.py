@@ -124,8 +124,11 @@ def _float_exact_call(e: OpEmit, fn: str, head: str, wq: np.ndarray, bias: np.nd
     rows = min(rows, QF_ROWS)
     a_rows = e.scratch(4 * rows * k)
     c_rows = e.scratch(4 * rows * n)
-    e.call(f"{fn}({head}, {e.weights(pack_panels(wq, np.float32))}, {e.weights(bias.astype(np.int32))}, "
-           f"{tail}, {a_rows}, {c_rows});")
+    if wq.min(initial=0) >= -128 and wq.max(initial=0) <= 127:  # kept in 8 bits, widened as used
+        weights = f"NULL, {e.weights(pack_panels(wq, np.int8))}"
+    else:
+        weights = f"{e.weights(pack_panels(wq, np.float32))}, NULL"
+    e.call(f"{fn}({head}, {weights}, {e.weights(bias.astype(np.int32))}, {tail}, {a_rows}, {c_rows});")
 
 
 def conv2d_q(e: OpEmit) -> None:
