@@ -12,7 +12,10 @@ from __future__ import annotations
 import modelzoo
 import numpy as np
 import pytest
-from cgharness import check_c
+from cgharness import check_c, run_c
+from opharness import random_inputs
+
+from one_backend_codegen.build import DEFAULT_CFLAGS
 
 MODELS = {
     "mobilenet_v2": modelzoo.mobilenet_v2,
@@ -37,3 +40,16 @@ def test_model_matches_litert_and_runtime(name: str) -> None:
     second = check_c(path, seed=2, rtol=1e-4)
     # Two different inputs must give clearly different outputs, or the check proves little.
     assert any(not np.array_equal(a, b) for a, b in zip(first, second))
+
+
+@pytest.mark.parametrize("name", ["mobilenet_v2", "mobilenet_v2_int8"])
+def test_openmp_build_gives_the_same_bits(name: str, monkeypatch) -> None:
+    """With -fopenmp the matrix products and depthwise rows are shared by threads; every output
+    element is still summed by one thread in one order, so the results are bit-identical."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    path = MODELS[name]()
+    xs = random_inputs(path, np.random.default_rng(5))
+    single = run_c(path, xs)
+    threaded = run_c(path, xs, cflags=DEFAULT_CFLAGS + " -fopenmp")
+    for a, b in zip(single, threaded):
+        np.testing.assert_array_equal(a, b)

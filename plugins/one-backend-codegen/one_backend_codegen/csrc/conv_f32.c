@@ -147,7 +147,7 @@ static void one_gemm(int m, int n, int k, const float *a, int lda, const float *
     int t;
     /* One task is one block of rows times one weight panel; with OpenMP (-fopenmp) the tasks are
        shared by the threads, each output element still summed by one thread in one order. */
-    ONE_PARALLEL_FOR
+    ONE_PARALLEL_FOR((double)m * n * k)
     for (t = 0; t < tasks; t++) {
         const int i0 = t / panels * ONE_MC, p = t % panels;
         const int mc = one_min_i(ONE_MC, m - i0), cols = one_min_i(ONE_NR, n - p * ONE_NR);
@@ -233,31 +233,33 @@ void one_conv2d_f32(const one_conv_f32_params *p, const float *in, const float *
 void one_depthwise_conv2d_f32(const one_conv_f32_params *p, const float *in, const float *w, const float *bias,
                               float *out)
 {
-    const int c_out = p->out_c, mult = p->depth_multiplier;
-    int b, oy, ox, ky, kx, c;
-    for (b = 0; b < p->batch; b++) {
+    const int c_out = p->out_c, mult = p->depth_multiplier, rows = p->batch * p->out_h;
+    int row;
+    /* Output rows are independent: with OpenMP the threads share them. */
+    ONE_PARALLEL_FOR((double)rows * p->out_w * c_out * p->k_h * p->k_w)
+    for (row = 0; row < rows; row++) {
+        const int b = row / p->out_h, oy = row % p->out_h;
         const float *img = in + (size_t)b * p->in_h * p->in_w * p->in_c;
-        for (oy = 0; oy < p->out_h; oy++) {
-            for (ox = 0; ox < p->out_w; ox++) {
-                float *ONE_RESTRICT acc = out + (((size_t)b * p->out_h + oy) * p->out_w + ox) * c_out;
-                for (c = 0; c < c_out; c++) acc[c] = bias != NULL ? bias[c] : 0.0f;
-                for (ky = 0; ky < p->k_h; ky++) {
-                    const int iy = oy * p->stride_h - p->pad_top + ky * p->dil_h;
-                    if (iy < 0 || iy >= p->in_h) continue;
-                    for (kx = 0; kx < p->k_w; kx++) {
-                        const int ix = ox * p->stride_w - p->pad_left + kx * p->dil_w;
-                        const float *ONE_RESTRICT x = img + ((size_t)iy * p->in_w + ix) * p->in_c;
-                        const float *ONE_RESTRICT wt = w + (size_t)(ky * p->k_w + kx) * c_out;
-                        if (ix < 0 || ix >= p->in_w) continue;
-                        if (mult == 1) {
-                            for (c = 0; c < c_out; c++) acc[c] += x[c] * wt[c];
-                        } else {
-                            for (c = 0; c < c_out; c++) acc[c] += x[c / mult] * wt[c];
-                        }
+        int ox, ky, kx, c;
+        for (ox = 0; ox < p->out_w; ox++) {
+            float *ONE_RESTRICT acc = out + ((size_t)row * p->out_w + ox) * c_out;
+            for (c = 0; c < c_out; c++) acc[c] = bias != NULL ? bias[c] : 0.0f;
+            for (ky = 0; ky < p->k_h; ky++) {
+                const int iy = oy * p->stride_h - p->pad_top + ky * p->dil_h;
+                if (iy < 0 || iy >= p->in_h) continue;
+                for (kx = 0; kx < p->k_w; kx++) {
+                    const int ix = ox * p->stride_w - p->pad_left + kx * p->dil_w;
+                    const float *ONE_RESTRICT x = img + ((size_t)iy * p->in_w + ix) * p->in_c;
+                    const float *ONE_RESTRICT wt = w + (size_t)(ky * p->k_w + kx) * c_out;
+                    if (ix < 0 || ix >= p->in_w) continue;
+                    if (mult == 1) {
+                        for (c = 0; c < c_out; c++) acc[c] += x[c] * wt[c];
+                    } else {
+                        for (c = 0; c < c_out; c++) acc[c] += x[c / mult] * wt[c];
                     }
                 }
-                for (c = 0; c < c_out; c++) acc[c] = one_clamp_f(acc[c], p->act_min, p->act_max);
             }
+            for (c = 0; c < c_out; c++) acc[c] = one_clamp_f(acc[c], p->act_min, p->act_max);
         }
     }
 }

@@ -44,6 +44,30 @@ static int32_t one_recip_01(int32_t a)
     return one_sat_shl(x, 1);
 }
 
+/* one_rescale_double64 with its two roundings folded into one shift: branch-free, so loops
+   whose multiplier and shift are fixed vectorize. */
+typedef struct {
+    int left, total;
+    int64_t add, negw;
+} one_fold;
+
+static one_fold one_fold_of(int shift)
+{
+    one_fold f;
+    const int right = shift > 0 ? 0 : -shift;
+    f.left = shift > 0 ? shift : 0;
+    f.total = 31 + right;
+    f.add = ((int64_t)1 << 30) + ((((int64_t)1 << right) >> 1) << 31);
+    f.negw = right > 0 ? -((int64_t)1 << 31) : 0;
+    return f;
+}
+
+ONE_INLINE int64_t one_fold_apply(int64_t x, int32_t m, one_fold f)
+{
+    x *= (int64_t)1 << f.left;
+    return (x * m + f.add + ((x >> 63) & f.negw)) >> f.total;
+}
+
 static int32_t one_binary_elem(const one_binary_q_params *p, int32_t a, int32_t b)
 {
     int64_t r;
@@ -72,10 +96,29 @@ void one_lut_q16(size_t n, const int16_t *ONE_RESTRICT x, const int16_t *ONE_RES
 }
 
 #define ONE_DEFINE_ELEMENTWISE_Q(SUF, T, TMIN, TMAX)                                                        \
+    /* ADD or SUB of two contiguous rows: the rescales with hoisted, folded parameters. */             \
+    static void one_add_row_##SUF(const one_binary_q_params *p, int n, const T *ONE_RESTRICT a,             \
+                                  const T *ONE_RESTRICT b, T *ONE_RESTRICT y)                               \
+    {                                                                                                       \
+        const one_fold fa = one_fold_of(p->a_shift), fb = one_fold_of(p->b_shift);                          \
+        const one_fold fo = one_fold_of(p->out_shift);                                                      \
+        const int32_t ma = p->a_mult, mb = p->b_mult, mo = p->out_mult;                                     \
+        const int64_t za = p->a_zp, zb = p->b_zp, zo = p->out_zp, lo = p->lo, hi = p->hi;                   \
+        const int64_t sign = p->sign, lift = (int64_t)1 << p->left_shift;                                   \
+        int j;                                                                                              \
+        for (j = 0; j < n; j++) {                                                                           \
+            const int64_t sa = one_fold_apply((a[j] - za) * lift, ma, fa);                                  \
+            const int64_t sb = one_fold_apply((b[j] - zb) * lift, mb, fb);                                  \
+            const int64_t r = zo + one_fold_apply(sa + sign * sb, mo, fo);                                  \
+            y[j] = (T)(r < lo ? lo : (r > hi ? hi : r));                                                    \
+        }                                                                                                   \
+    }                                                                                                       \
+                                                                                                            \
     void one_binary_q##SUF(const one_binary_q_params *p, int rank, const int *shape, const int *a_stride,   \
                            const int *b_stride, const T *a, const T *b, T *y)                               \
     {                                                                                                       \
         const int inner = shape[rank - 1], sa = a_stride[rank - 1], sb = b_stride[rank - 1];                \
+        const one_binary_q_params q = *p; /* a local copy: 8-bit stores to y may alias *p */              \
         size_t outer = 1, o;                                                                                \
         int d, j;                                                                                           \
         for (d = 0; d < rank - 1; d++) outer *= (size_t)shape[d];                                           \
@@ -92,7 +135,11 @@ void one_lut_q16(size_t n, const int16_t *ONE_RESTRICT x, const int16_t *ONE_RES
             }                                                                                               \
             ar = a + ao;                                                                                    \
             br = b + bo;                                                                                    \
-            for (j = 0; j < inner; j++) yr[j] = (T)one_binary_elem(p, ar[j * sa], br[j * sb]);              \
+            if (q.op != ONE_Q_MUL && q.op != ONE_Q_ADD_POT && sa == 1 && sb == 1) {                         \
+                one_add_row_##SUF(&q, inner, ar, br, yr);                                                   \
+                continue;                                                                                   \
+            }                                                                                               \
+            for (j = 0; j < inner; j++) yr[j] = (T)one_binary_elem(&q, ar[j * sa], br[j * sb]);             \
         }                                                                                                   \
     }                                                                                                       \
                                                                                                             \

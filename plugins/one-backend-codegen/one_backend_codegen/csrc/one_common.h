@@ -14,11 +14,13 @@
 #define ONE_RESTRICT
 #endif
 
-/* Parallel loops when compiled with OpenMP (-fopenmp); plain loops otherwise. */
+/* Parallel loops when compiled with OpenMP (-fopenmp), for loops with at least `work`
+   multiply-adds (smaller ones cost more to share than to run); plain loops otherwise. */
+#define ONE_PRAGMA(x) _Pragma(#x)
 #if defined(_OPENMP)
-#define ONE_PARALLEL_FOR _Pragma("omp parallel for schedule(static)")
+#define ONE_PARALLEL_FOR(work) ONE_PRAGMA(omp parallel for schedule(static) if((work) >= 200000))
 #else
-#define ONE_PARALLEL_FOR
+#define ONE_PARALLEL_FOR(work)
 #endif
 
 ONE_INLINE int one_min_i(int a, int b) { return a < b ? a : b; }
