@@ -140,14 +140,17 @@ static void one_tile_f32(int kc, const float *ONE_RESTRICT a, int lda, const flo
 /* The matrix product on float32 weight panels, or on int8 panels (b8) widened to float one
    ONE_KC block of a panel at a time, then reused by every row tile of the block. */
 static void one_gemm(int m, int n, int k, const float *a, int lda, const float *b_packed, const int8_t *b8,
-                     const float *bias, float *c, int ldc, float act_min, float act_max)
+                     const float *bias, float *c, int ldc, float act_min, float act_max, int share)
 {
     const int panels = (n + ONE_NR - 1) / ONE_NR;
     const int tasks = (m + ONE_MC - 1) / ONE_MC * panels;
     int t;
+    (void)share; /* read by the OpenMP clause only */
     /* One task is one block of rows times one weight panel; with OpenMP (-fopenmp) the tasks are
-       shared by the threads, each output element still summed by one thread in one order. */
-    ONE_PARALLEL_FOR((double)m * n * k)
+       shared by the threads, each output element still summed by one thread in one order. Only
+       products of several row blocks are shared: the 8-bit path calls this once per block, and
+       a fork and join per block cost more than they save. */
+    ONE_PARALLEL_FOR(share ? (double)m * n * k : 0.0)
     for (t = 0; t < tasks; t++) {
         const int i0 = t / panels * ONE_MC, p = t % panels;
         const int mc = one_min_i(ONE_MC, m - i0), cols = one_min_i(ONE_NR, n - p * ONE_NR);
@@ -174,13 +177,12 @@ static void one_gemm(int m, int n, int k, const float *a, int lda, const float *
 void one_gemm_f32(int m, int n, int k, const float *a, int lda, const float *b_packed, const float *bias,
                   float *c, int ldc, float act_min, float act_max)
 {
-    one_gemm(m, n, k, a, lda, b_packed, NULL, bias, c, ldc, act_min, act_max);
+    one_gemm(m, n, k, a, lda, b_packed, NULL, bias, c, ldc, act_min, act_max, 1);
 }
 
-void one_gemm_f32_w8(int m, int n, int k, const float *a, int lda, const int8_t *b_packed, const float *bias,
-                     float *c, int ldc, float act_min, float act_max)
+void one_gemm_f32_block(int m, int n, int k, const float *a, const float *wf, const int8_t *w8, float *c)
 {
-    one_gemm(m, n, k, a, lda, NULL, b_packed, bias, c, ldc, act_min, act_max);
+    one_gemm(m, n, k, a, k, wf, w8, NULL, c, n, -INFINITY, INFINITY, 0);
 }
 
 /* Rows [first, first + count) of the im2col matrix of image `b`: one row per output pixel,

@@ -19,9 +19,9 @@ typedef struct {
 /* c[m][n] = clamp(sum_k a[m][k] * b[k][n] + bias[n]) with b packed in panels; bias may be NULL. */
 void one_gemm_f32(int m, int n, int k, const float *a, int lda, const float *b_packed, const float *bias,
                   float *c, int ldc, float act_min, float act_max);
-/* one_gemm_f32 with int8 weight panels (each widened to float as it is read). */
-void one_gemm_f32_w8(int m, int n, int k, const float *a, int lda, const int8_t *b_packed, const float *bias,
-                     float *c, int ldc, float act_min, float act_max);
+/* c[m][n] = a[m][k] times the weight panels, float (wf) or int8 (w8, widened block by block; the
+   other pointer NULL): no bias, no clamp, one thread (callers share whole blocks of rows). */
+void one_gemm_f32_block(int m, int n, int k, const float *a, const float *wf, const int8_t *w8, float *c);
 /* NHWC input, weights packed as [k_h * k_w * in_c][out_c] panels. scratch may be NULL when the
    convolution is 1x1 with stride 1 and no padding. */
 void one_conv2d_f32(const one_conv_f32_params *p, const float *in, const float *w_packed, const float *bias,

@@ -197,13 +197,6 @@ ONE_DEFINE_CONV_Q(s8, int8_t, int32_t, 1 << 30)
 ONE_DEFINE_CONV_Q(u8, uint8_t, int32_t, 1 << 30)
 ONE_DEFINE_CONV_Q(s16, int16_t, int64_t, 256)
 
-/* c_rows = a_rows times the weight panels (int8 or float), no bias, no clamp. */
-static void one_gemm_qw(int m, int n, int k, const float *a_rows, const float *wf, const int8_t *w8, float *c_rows)
-{
-    if (w8 != NULL) one_gemm_f32_w8(m, n, k, a_rows, k, w8, NULL, c_rows, n, -INFINITY, INFINITY);
-    else one_gemm_f32(m, n, k, a_rows, k, wf, NULL, c_rows, n, -INFINITY, INFINITY);
-}
-
 #define ONE_DEFINE_CONV_QF(SUF, TA)                                                                         \
     static void one_requant_rows_f##SUF(const one_rq *rq, int rows, int n, const float *ONE_RESTRICT acc,   \
                                         const int32_t *ONE_RESTRICT bias, TA *ONE_RESTRICT out, int ldo)    \
@@ -228,7 +221,7 @@ static void one_gemm_qw(int m, int n, int k, const float *a_rows, const float *w
             const int count = one_min_i(ONE_QF_ROWS, m - r0);                                               \
             const TA *ONE_RESTRICT src = a + (size_t)r0 * k;                                                \
             for (i = 0; i < count * k; i++) a_rows[i] = (float)(src[i] - in_zp);                            \
-            one_gemm_qw(count, n, k, a_rows, wf, w8, c_rows);                                               \
+            one_gemm_f32_block(count, n, k, a_rows, wf, w8, c_rows);                                               \
             one_requant_rows_f##SUF(rq, count, n, c_rows, bias, c + (size_t)r0 * n, n);                     \
         }                                                                                                   \
     }                                                                                                       \
@@ -250,7 +243,7 @@ static void one_gemm_qw(int m, int n, int k, const float *a_rows, const float *w
             } else {                                                                                        \
                 one_im2col_qf##SUF(p, in, r, count, a_rows);                                                \
             }                                                                                               \
-            one_gemm_qw(count, n, k, a_rows, wf, w8, c_rows);                                               \
+            one_gemm_f32_block(count, n, k, a_rows, wf, w8, c_rows);                                               \
             one_requant_rows_f##SUF(&p->rq, count, n, c_rows, bias, out + (size_t)r * n, n);                \
         }                                                                                                   \
     }
