@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh machine:
 #   make demo   set up .venv, generate a sample TFLite model, import it to circle, inspect and
-#               optimize it, pack it with test data and run the package, checking the data
+#               optimize it, pack it with test data and run the package, checking the data;
+#               then generate its C, build it and run it through the `c` backend
 #   make test   set up .venv and run the whole test suite
 PYTHON ?= python3
 VENV := .venv
@@ -30,6 +31,9 @@ demo: setup
 	$(BIN)/one pack $(OUT)/sample.opt.circle -o $(OUT) --name sample --with-test-data
 	$(BIN)/one run $(OUT)/sample --check
 	$(BIN)/one run $(OUT)/sample --repeat 20 --warmup 2
+	$(BIN)/one codegen $(OUT)/sample.opt.circle -o $(OUT)/sample_c --name sample --input_shapes 1,32,32,3
+	$(MAKE) -s -C $(OUT)/sample_c
+	$(BIN)/one run $(OUT)/sample.opt.circle --backend c --repeat 20 --warmup 2
 
 test: setup
 	$(BIN)/python -m pytest -q
