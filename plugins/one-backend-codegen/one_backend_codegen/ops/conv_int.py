@@ -14,10 +14,9 @@ from one_core.ir import DType, Operator, Tensor
 from one_backend_runtime.kernels.conv import qparams, real_multipliers, wide_accumulator
 from one_backend_runtime.kernels.quant import is_quantized, quantize_multipliers, tensor_activation_range
 
-from ..emit import Known, OpEmit, ctype_of
+from ..emit import Known, OpEmit, ctype_of, register
 from .common import activation, pack_panels
 from .conv_float import BLOCK_ROWS, conv_params
-from ..emit import register
 
 #: Activation type -> (kernel suffix, accumulator C type, bias numpy type).
 SUFFIX = {DType.INT8: ("s8", "int32_t", np.int32), DType.UINT8: ("u8", "int32_t", np.int32),

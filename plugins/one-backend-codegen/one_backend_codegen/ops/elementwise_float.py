@@ -10,9 +10,8 @@ import numpy as np
 
 from one_core.ir import Operator
 
-from ..emit import Known, OpEmit, float_literal
+from ..emit import Known, OpEmit, float_literal, register
 from .common import all_float, clampable, float_clamp
-from ..emit import register
 from .layout import MAX_RANK, broadcast_strides, float_io, merge
 
 _FLT_MAX = float(np.finfo(np.float32).max)

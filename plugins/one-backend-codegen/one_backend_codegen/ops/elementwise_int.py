@@ -17,10 +17,9 @@ from one_backend_runtime.kernels.elementwise import (
 )
 from one_backend_runtime.kernels.quant import is_quantized, quantize_multiplier, tensor_activation_range
 
-from ..emit import Known, OpEmit, float_literal
+from ..emit import Known, OpEmit, float_literal, register
 from .common import activation, window
 from .layout import broadcast_strides, contiguous, merge
-from ..emit import register
 
 SUF = {DType.INT8: "s8", DType.UINT8: "u8", DType.INT16: "s16"}
 F32 = np.float32

@@ -7,9 +7,8 @@ import numpy as np
 from one_core.ir import Operator
 from one_backend_runtime.kernels.resize import _float_axis
 
-from ..emit import Known, OpEmit
+from ..emit import Known, OpEmit, register
 from .common import all_float, clampable, float_clamp, window
-from ..emit import register
 from .layout import float_io, known_inputs
 
 

@@ -6,8 +6,7 @@ import numpy as np
 
 from one_core.ir import Operator
 
-from ..emit import Known, OpEmit
-from ..emit import register
+from ..emit import Known, OpEmit, register
 from .layout import MAX_RANK, axis_of, contiguous, float_io, known_inputs, merge
 
 _OPS = {"MEAN": "MEAN", "SUM": "SUM", "REDUCE_MAX": "MAX"}

@@ -16,9 +16,8 @@ from one_core.ir import Operator, Tensor
 from one_backend_runtime.kernels.resize import _nearest_axis
 from one_backend_runtime.kernels.shape_ops import strided_slice_plan
 
-from ..emit import Known, OpEmit
+from ..emit import Known, OpEmit, register
 from .common import activation
-from ..emit import register
 from .layout import MAX_RANK, axis_of, byte_ptr, contiguous, copy_box, itemsize, known_inputs, same_dtype
 
 
