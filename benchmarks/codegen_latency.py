@@ -2,7 +2,8 @@
 
 Batch 1, Keras applications from the model zoo. The generated C is built with
 -O3 -march=native, once single-threaded (as on a device) and once with -fopenmp on 2 threads
-(its matrix products are OpenMP loops); LiteRT runs with num_threads=2 (XNNPACK), onert with
+(generated with scratch for 2 threads; matrix products, depthwise rows and 8-bit row blocks are
+OpenMP loops); LiteRT runs with num_threads=2 (XNNPACK), onert with
 backend cpu, the runtime back end as in runtime_latency.py. Medians of `--repeat` runs after
 `--warmup`. Also reports, per model, the generated arena next to the runtime's largest live
 activation set, the library's code size (.text) and the weights' size.
@@ -39,7 +40,8 @@ def _generated(path: Path, flags: str):
     from one_backend_codegen.build import build_shared
 
     model = one_core.load(path)
-    project = generate(model, "bench", [tuple(t.shape) for t in model.main.inputs])  # batch 1
+    threads = int(os.environ["OMP_NUM_THREADS"]) if "-fopenmp" in flags else 1  # scratch per thread
+    project = generate(model, "bench", [tuple(t.shape) for t in model.main.inputs], threads=threads)  # batch 1
     return project, _Library(project, flags), build_shared(project, flags)
 
 

@@ -3,7 +3,8 @@
 `one_core.Session(model, backend="c")` generates the model's C (for the input shapes of the
 first run when the model has dynamic dimensions; a new shape generates again), compiles it
 into a cached shared library and calls it. Options: `input_shapes`, `name`, `inline_limit`,
-`cflags` (compiler flags; default build.DEFAULT_CFLAGS, or ONE_CODEGEN_CFLAGS). Each distinct model is one library with its own
+`threads` (see generate), `cflags` (compiler flags; default build.DEFAULT_CFLAGS, or
+ONE_CODEGEN_CFLAGS). Each distinct model is one library with its own
 static arena, so sessions of the same model share state and must not run concurrently."""
 
 from __future__ import annotations
@@ -86,10 +87,10 @@ class CExecutable(Executable):
     """A model whose generated C runs in this process."""
 
     def __init__(self, model: Model, input_shapes: Sequence[Sequence[int]] | None, name: str,
-                 inline_limit: int, cflags: str | None) -> None:
+                 generation: dict[str, Any], cflags: str | None) -> None:
         self.model = model
         self._name = name
-        self._inline_limit = inline_limit
+        self._generation = generation
         self._cflags = cflags
         self._inputs = [_info(t) for t in model.main.inputs]
         self._outputs = [_info(t) for t in model.main.outputs]
@@ -111,7 +112,7 @@ class CExecutable(Executable):
         key = tuple(shapes) if shapes is not None else None
         found = self._libraries.get(key)
         if found is None:
-            project = generate(self.model, self._name, shapes, self._inline_limit)
+            project = generate(self.model, self._name, shapes, **self._generation)
             found = self._libraries[key] = _Library(project, self._cflags)
             if shapes is None:
                 self._libraries[tuple(s for _, _, s in project.inputs)] = found
@@ -170,8 +171,9 @@ class CBackend(Backend):
     def prepare(self, model: Model, **options: Any) -> Executable:
         shapes = options.pop("input_shapes", None)
         name = options.pop("name", "model")
-        inline_limit = int(options.pop("inline_limit", DEFAULT_INLINE_LIMIT))
+        generation = {"inline_limit": int(options.pop("inline_limit", DEFAULT_INLINE_LIMIT)),
+                      "threads": int(options.pop("threads", 1))}
         cflags = options.pop("cflags", None)
         if options:
             raise InputError(f"c backend: unknown option(s) {', '.join(sorted(options))}")
-        return CExecutable(model, shapes, name, inline_limit, cflags)
+        return CExecutable(model, shapes, name, generation, cflags)

@@ -24,21 +24,23 @@ from .generate import DEFAULT_INLINE_LIMIT, generate
 @click.option("--max_inline_weights", "--max-inline-weights", "inline_limit", type=int,
               default=DEFAULT_INLINE_LIMIT, show_default=True,
               help="Weights up to this many bytes are compiled in; more go to NAME.weights.")
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Threads an OpenMP build (-fopenmp) may give the 8-bit convolutions (one scratch block each).")
 def codegen_command(model: Path, output: Path, name: str | None, input_shapes: str | None,
-                    inline_limit: int) -> None:
+                    inline_limit: int, threads: int) -> None:
     """Generate dependency-free C99 for MODEL: library, weights, Makefile, CMakeLists.txt, main.c."""
-    click.echo(run_codegen(model, output, name, input_shapes, inline_limit))
+    click.echo(run_codegen(model, output, name, input_shapes, inline_limit, threads))
 
 
 def run_codegen(model: Path, output: Path, name: str | None = None, input_shapes: str | None = None,
-                inline_limit: int = DEFAULT_INLINE_LIMIT) -> str:
+                inline_limit: int = DEFAULT_INLINE_LIMIT, threads: int = 1) -> str:
     """Load, generate and write; returns the summary line."""
     name = name or _identifier(model.stem)
     shapes = parse_shapes(input_shapes, "--input_shapes") if input_shapes else None
     with step(f"loading {model}"):
         m = one_core.load(model)
     with step(f"generating C for {name}"):
-        project = generate(m, name, shapes, inline_limit)
+        project = generate(m, name, shapes, inline_limit, threads)
     with step(f"writing {output}"):
         project.write(output)
     weights = f"{project.weights_size} bytes " + ("in " + f"{name}.weights" if project.blob else "compiled in")

@@ -207,6 +207,11 @@ class OpEmit:
         ctype = ctype or _NUMPY_C_TYPES[np.dtype(array.dtype)]
         return self._gen.constant(np.asarray(array, _numpy_of(ctype)), ctype)
 
+    @property
+    def threads(self) -> int:
+        """Scratch blocks to plan for kernels that give each OpenMP thread its own."""
+        return self._gen.threads
+
     def scratch(self, nbytes: int, ctype: str = "float") -> str:
         """A pointer to `nbytes` of arena memory that only this step uses."""
         key = self._gen.scratch(nbytes, self.step)

@@ -92,8 +92,15 @@ def generate(
     name: str = "model",
     input_shapes_: Sequence[Sequence[int]] | None = None,
     inline_limit: int = DEFAULT_INLINE_LIMIT,
+    threads: int = 1,
 ) -> GeneratedProject:
-    """Generate the C project of `model` (nothing is written; see GeneratedProject.write)."""
+    """Generate the C project of `model` (nothing is written; see GeneratedProject.write).
+
+    `threads`: how many threads an OpenMP build (-fopenmp) may use where kernels need a scratch
+    block per thread (the 8-bit convolutions); the arena holds that many blocks. Matrix products
+    and depthwise rows share work between any number of threads regardless."""
+    if threads < 1:
+        raise InputError(f"threads must be at least 1, got {threads}")
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         raise InputError(f"name '{name}' is not a C identifier")
     table = emitters()
@@ -103,12 +110,13 @@ def generate(
         return spec is not None and spec.check(op, known)
 
     static = prepare_static(model, input_shapes(model, input_shapes_), supported)
-    return _Generator(static, name, table).generate(inline_limit)
+    return _Generator(static, name, table, threads).generate(inline_limit)
 
 
 class _Generator:
-    def __init__(self, static: StaticModel, name: str, table: dict) -> None:
+    def __init__(self, static: StaticModel, name: str, table: dict, threads: int) -> None:
         self.static = static
+        self.threads = threads
         self.name = name
         self.table = table
         self.families: set[str] = set()

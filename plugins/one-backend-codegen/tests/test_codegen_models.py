@@ -44,12 +44,13 @@ def test_model_matches_litert_and_runtime(name: str) -> None:
 
 @pytest.mark.parametrize("name", ["mobilenet_v2", "mobilenet_v2_int8"])
 def test_openmp_build_gives_the_same_bits(name: str, monkeypatch) -> None:
-    """With -fopenmp the matrix products and depthwise rows are shared by threads; every output
-    element is still summed by one thread in one order, so the results are bit-identical."""
+    """With -fopenmp (and scratch planned for 2 threads) matrix products, depthwise rows and 8-bit
+    row blocks are shared by threads; every output element is still summed by one thread in one
+    order, so the results are bit-identical."""
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
     path = MODELS[name]()
     xs = random_inputs(path, np.random.default_rng(5))
     single = run_c(path, xs)
-    threaded = run_c(path, xs, cflags=DEFAULT_CFLAGS + " -fopenmp")
+    threaded = run_c(path, xs, cflags=DEFAULT_CFLAGS + " -fopenmp", threads=2)
     for a, b in zip(single, threaded):
         np.testing.assert_array_equal(a, b)

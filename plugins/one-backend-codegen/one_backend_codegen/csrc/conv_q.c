@@ -158,38 +158,41 @@ ONE_DEFINE_IM2COL(one_im2col_qfu8, uint8_t, float, 0.0f, (float)(x[c] - zp))
     void one_depthwise_conv2d_q##SUF(const one_conv_q_params *p, const TA *in, const int16_t *w,            \
                                      const TACC *bias, TA *out, TACC *acc)                                  \
     {                                                                                                       \
-        const int co = p->out_c, mult = p->depth_multiplier, zp = p->in_zp;                                \
+        const int co = p->out_c, mult = p->depth_multiplier, zp = p->in_zp, rows = p->batch * p->out_h;    \
         const size_t row = (size_t)p->out_w * co;                                                           \
-        int b, oy, ox, ky, kx, c;                                                                           \
-        size_t i;                                                                                           \
-        for (b = 0; b < p->batch; b++) {                                                                    \
+        int r;                                                                                              \
+        /* Output rows are independent; each of up to p->slots threads sums into its own acc row. */      \
+        ONE_PARALLEL_SLOTS(p->slots, (double)rows * row * p->k_h * p->k_w)                                  \
+        for (r = 0; r < rows; r++) {                                                                        \
+            const int b = r / p->out_h, oy = r % p->out_h;                                                  \
             const TA *img = in + (size_t)b * p->in_h * p->in_w * p->in_c;                                   \
-            for (oy = 0; oy < p->out_h; oy++) {                                                             \
-                TA *dst = out + ((size_t)b * p->out_h + oy) * row;                                          \
-                for (i = 0; i < row; i++) acc[i] = 0;                                                       \
-                for (ky = 0; ky < p->k_h; ky++) {                                                           \
-                    const int iy = oy * p->stride_h - p->pad_top + ky * p->dil_h;                           \
-                    if (iy < 0 || iy >= p->in_h) continue;                                                  \
-                    for (kx = 0; kx < p->k_w; kx++) {                                                       \
-                        const int16_t *ONE_RESTRICT wt = w + (size_t)(ky * p->k_w + kx) * co;              \
-                        for (ox = 0; ox < p->out_w; ox++) {                                                 \
-                            const int ix = ox * p->stride_w - p->pad_left + kx * p->dil_w;                  \
-                            const TA *ONE_RESTRICT x = img + ((size_t)iy * p->in_w + ix) * p->in_c;         \
-                            TACC *ONE_RESTRICT a = acc + (size_t)ox * co;                                   \
-                            if (ix < 0 || ix >= p->in_w) continue;                                          \
-                            if (mult == 1 && p->narrow) { /* products in int16: faster multiplies */       \
-                                for (c = 0; c < co; c++) a[c] += (int16_t)((int16_t)(x[c] - zp) * wt[c]);   \
-                            } else if (mult == 1) {                                                         \
-                                for (c = 0; c < co; c++) a[c] += (TACC)((x[c] - zp) * wt[c]);               \
-                            } else {                                                                        \
-                                for (c = 0; c < co; c++) a[c] += (TACC)((x[c / mult] - zp) * wt[c]);        \
-                            }                                                                               \
+            TACC *ONE_RESTRICT sums = acc + (size_t)ONE_THREAD_NUM * row;                                   \
+            TA *dst = out + (size_t)r * row;                                                                \
+            int ox, ky, kx, c;                                                                              \
+            size_t i;                                                                                       \
+            for (i = 0; i < row; i++) sums[i] = 0;                                                          \
+            for (ky = 0; ky < p->k_h; ky++) {                                                               \
+                const int iy = oy * p->stride_h - p->pad_top + ky * p->dil_h;                               \
+                if (iy < 0 || iy >= p->in_h) continue;                                                      \
+                for (kx = 0; kx < p->k_w; kx++) {                                                           \
+                    const int16_t *ONE_RESTRICT wt = w + (size_t)(ky * p->k_w + kx) * co;                  \
+                    for (ox = 0; ox < p->out_w; ox++) {                                                     \
+                        const int ix = ox * p->stride_w - p->pad_left + kx * p->dil_w;                      \
+                        const TA *ONE_RESTRICT x = img + ((size_t)iy * p->in_w + ix) * p->in_c;             \
+                        TACC *ONE_RESTRICT a = sums + (size_t)ox * co;                                      \
+                        if (ix < 0 || ix >= p->in_w) continue;                                              \
+                        if (mult == 1 && p->narrow) { /* products in int16: faster multiplies */           \
+                            for (c = 0; c < co; c++) a[c] += (int16_t)((int16_t)(x[c] - zp) * wt[c]);       \
+                        } else if (mult == 1) {                                                             \
+                            for (c = 0; c < co; c++) a[c] += (TACC)((x[c] - zp) * wt[c]);                   \
+                        } else {                                                                            \
+                            for (c = 0; c < co; c++) a[c] += (TACC)((x[c / mult] - zp) * wt[c]);            \
                         }                                                                                   \
                     }                                                                                       \
                 }                                                                                           \
-                for (ox = 0; ox < p->out_w; ox++)                                                           \
-                    one_store_q##SUF(&p->rq, 0, co, acc + (size_t)ox * co, bias, dst + (size_t)ox * co);   \
             }                                                                                               \
+            for (ox = 0; ox < p->out_w; ox++)                                                               \
+                one_store_q##SUF(&p->rq, 0, co, sums + (size_t)ox * co, bias, dst + (size_t)ox * co);       \
         }                                                                                                   \
     }
 
@@ -214,15 +217,22 @@ ONE_DEFINE_CONV_Q(s16, int16_t, int64_t, 256)
     }                                                                                                       \
                                                                                                             \
     void one_gemm_qf##SUF(int m, int n, int k, const TA *a, int in_zp, const float *wf, const int8_t *w8,   \
-                          const int32_t *bias, const one_rq *rq, TA *c, float *a_rows, float *c_rows)       \
+                          const int32_t *bias, const one_rq *rq, TA *c, int slots, float *a_rows,          \
+                          float *c_rows)                                                                    \
     {                                                                                                       \
-        int r0, i;                                                                                          \
-        for (r0 = 0; r0 < m; r0 += ONE_QF_ROWS) {                                                           \
-            const int count = one_min_i(ONE_QF_ROWS, m - r0);                                               \
+        const int blocks = (m + ONE_QF_ROWS - 1) / ONE_QF_ROWS;                                             \
+        int blk;                                                                                            \
+        (void)slots;                                                                                        \
+        ONE_PARALLEL_SLOTS(slots, (double)m * n * k)                                                        \
+        for (blk = 0; blk < blocks; blk++) {                                                                \
+            const int r0 = blk * ONE_QF_ROWS, count = one_min_i(ONE_QF_ROWS, m - r0);                       \
+            float *ONE_RESTRICT ar = a_rows + (size_t)ONE_THREAD_NUM * ONE_QF_ROWS * k;                     \
+            float *cr = c_rows + (size_t)ONE_THREAD_NUM * ONE_QF_ROWS * n;                                  \
             const TA *ONE_RESTRICT src = a + (size_t)r0 * k;                                                \
-            for (i = 0; i < count * k; i++) a_rows[i] = (float)(src[i] - in_zp);                            \
-            one_gemm_f32_block(count, n, k, a_rows, wf, w8, c_rows);                                               \
-            one_requant_rows_f##SUF(rq, count, n, c_rows, bias, c + (size_t)r0 * n, n);                     \
+            int i;                                                                                          \
+            for (i = 0; i < count * k; i++) ar[i] = (float)(src[i] - in_zp);                                \
+            one_gemm_f32_block(count, n, k, ar, wf, w8, cr);                                                \
+            one_requant_rows_f##SUF(rq, count, n, cr, bias, c + (size_t)r0 * n, n);                         \
         }                                                                                                   \
     }                                                                                                       \
                                                                                                             \
@@ -233,18 +243,22 @@ ONE_DEFINE_CONV_Q(s16, int16_t, int64_t, 256)
         const int rows = p->batch * p->out_h * p->out_w, k = p->k_h * p->k_w * p->in_c, n = p->out_c;      \
         const int pointwise = p->k_h == 1 && p->k_w == 1 && p->stride_h == 1 && p->stride_w == 1 &&        \
                               p->pad_top == 0 && p->pad_left == 0 && p->out_h == p->in_h && p->out_w == p->in_w; \
-        int r;                                                                                              \
-        for (r = 0; r < rows; r += ONE_QF_ROWS) {                                                           \
-            const int count = one_min_i(ONE_QF_ROWS, rows - r);                                             \
+        const int blocks = (rows + ONE_QF_ROWS - 1) / ONE_QF_ROWS;                                          \
+        int blk;                                                                                            \
+        ONE_PARALLEL_SLOTS(p->slots, (double)rows * n * k)                                                  \
+        for (blk = 0; blk < blocks; blk++) {                                                                \
+            const int r = blk * ONE_QF_ROWS, count = one_min_i(ONE_QF_ROWS, rows - r);                      \
+            float *ONE_RESTRICT ar = a_rows + (size_t)ONE_THREAD_NUM * ONE_QF_ROWS * k;                     \
+            float *cr = c_rows + (size_t)ONE_THREAD_NUM * ONE_QF_ROWS * n;                                  \
             if (pointwise) { /* the rows are the input's own pixels: convert them in one run */            \
                 const TA *ONE_RESTRICT x = in + (size_t)r * k;                                              \
                 int i;                                                                                      \
-                for (i = 0; i < count * k; i++) a_rows[i] = (float)(x[i] - p->in_zp);                       \
+                for (i = 0; i < count * k; i++) ar[i] = (float)(x[i] - p->in_zp);                           \
             } else {                                                                                        \
-                one_im2col_qf##SUF(p, in, r, count, a_rows);                                                \
+                one_im2col_qf##SUF(p, in, r, count, ar);                                                    \
             }                                                                                               \
-            one_gemm_f32_block(count, n, k, a_rows, wf, w8, c_rows);                                               \
-            one_requant_rows_f##SUF(&p->rq, count, n, c_rows, bias, out + (size_t)r * n, n);                \
+            one_gemm_f32_block(count, n, k, ar, wf, w8, cr);                                                \
+            one_requant_rows_f##SUF(&p->rq, count, n, cr, bias, out + (size_t)r * n, n);                    \
         }                                                                                                   \
     }
 

@@ -38,6 +38,7 @@ typedef struct {
     int in_zp;            /* im2col padding value; depthwise subtracts it */
     one_rq rq;
     int narrow;           /* depthwise: every (x - in_zp) * w fits int16 (checked at generation) */
+    int slots;            /* scratch blocks planned (exact-float path, depthwise): one per OpenMP thread */
 } one_conv_q_params;
 
 ONE_INLINE int32_t one_requant(const one_rq *rq, int64_t acc, int c)
@@ -57,7 +58,7 @@ ONE_INLINE int32_t one_requant(const one_rq *rq, int64_t acc, int c)
     /* NHWC; scratch (block_rows * k_h * k_w * in_c elements) may be NULL for 1x1, stride 1, no pad. */    \
     void one_conv2d_q##SUF(const one_conv_q_params *p, const TA *in, const int16_t *w_packed,               \
                            const TACC *bias, TA *out, TA *scratch);                                         \
-    /* weights [k_h][k_w][out_c]; acc: out_w * out_c accumulators of scratch. */                           \
+    /* weights [k_h][k_w][out_c]; acc: slots * out_w * out_c accumulators of scratch. */                           \
     void one_depthwise_conv2d_q##SUF(const one_conv_q_params *p, const TA *in, const int16_t *w,            \
                                      const TACC *bias, TA *out, TACC *acc);
 
@@ -66,12 +67,14 @@ ONE_INLINE int32_t one_requant(const one_rq *rq, int64_t acc, int c)
    ONE_QF_ROWS rows (a_rows: ONE_QF_ROWS * k floats), the float matrix product multiplies them by
    the weight panels into c_rows (ONE_QF_ROWS * n floats), and each row is requantized. The
    weights are int8 panels (w8, kept in 8 bits) when they fit, else float panels (wf); the
-   other pointer is NULL. */
+   other pointer is NULL. a_rows and c_rows hold `slots` blocks each: built with OpenMP, up to
+   that many threads take blocks of rows, each with its own scratch. */
 #define ONE_QF_ROWS 72
 
 #define ONE_DECLARE_CONV_QF(SUF, TA)                                                                         \
     void one_gemm_qf##SUF(int m, int n, int k, const TA *a, int in_zp, const float *wf, const int8_t *w8,   \
-                          const int32_t *bias, const one_rq *rq, TA *c, float *a_rows, float *c_rows);      \
+                          const int32_t *bias, const one_rq *rq, TA *c, int slots, float *a_rows,          \
+                          float *c_rows);                                                                   \
     void one_conv2d_qf##SUF(const one_conv_q_params *p, const TA *in, const float *wf, const int8_t *w8,    \
                             const int32_t *bias, TA *out, float *a_rows, float *c_rows);
 

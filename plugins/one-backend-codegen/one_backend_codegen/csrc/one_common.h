@@ -18,9 +18,16 @@
    multiply-adds (smaller ones cost more to share than to run); plain loops otherwise. */
 #define ONE_PRAGMA(x) _Pragma(#x)
 #if defined(_OPENMP)
+#include <omp.h>
 #define ONE_PARALLEL_FOR(work) ONE_PRAGMA(omp parallel for schedule(static) if((work) >= 200000))
+/* At most `slots` threads (each uses scratch block ONE_THREAD_NUM). */
+#define ONE_PARALLEL_SLOTS(slots, work)                                                                     \
+    ONE_PRAGMA(omp parallel for schedule(static) num_threads(slots) if ((slots) > 1 && (work) >= 200000))
+#define ONE_THREAD_NUM omp_get_thread_num()
 #else
 #define ONE_PARALLEL_FOR(work)
+#define ONE_PARALLEL_SLOTS(slots, work)
+#define ONE_THREAD_NUM 0
 #endif
 
 ONE_INLINE int one_min_i(int a, int b) { return a < b ? a : b; }

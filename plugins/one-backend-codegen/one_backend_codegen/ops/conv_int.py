@@ -91,13 +91,13 @@ def _acc(e: OpEmit) -> tuple[str, str, np.dtype]:
     return SUFFIX[e.input(0).dtype]
 
 
-def _qconv_params(e: OpEmit, depthwise: bool, channels: int, wq: np.ndarray) -> str:
+def _qconv_params(e: OpEmit, depthwise: bool, channels: int, wq: np.ndarray, slots: int = 1) -> str:
     fields, _ = conv_params(e, depthwise)
     zi = int(qparams(e.input(0))[1][0])
     rq = requant(e, channels, _conv_mode(e), float_product=e.input(0).dtype == DType.UINT8)
     info = np.iinfo(e.input(0).dtype.numpy)
     narrow = max(abs(int(info.min) - zi), abs(int(info.max) - zi)) * int(np.abs(wq).max(initial=0)) < 1 << 15
-    return e.params("one_conv_q_params", fields[:17] + [zi, rq, int(narrow)])
+    return e.params("one_conv_q_params", fields[:17] + [zi, rq, int(narrow), slots])
 
 
 #: Rows per block of the float-exact path (ONE_QF_ROWS in conv_q.h).
@@ -116,13 +116,20 @@ def float_exact(e: OpEmit, wq: np.ndarray) -> bool:
     return reach * int(np.abs(wq).sum(axis=0).max(initial=0)) < 1 << 24
 
 
+def qf_slots(e: OpEmit, rows: int) -> int:
+    """Scratch blocks of a float-exact kernel over `rows` rows: one per thread, at most one per
+    block of rows."""
+    return min(e.threads, -(-rows // QF_ROWS))
+
+
 def _float_exact_call(e: OpEmit, fn: str, head: str, wq: np.ndarray, bias: np.ndarray, k: int, n: int, tail: str,
                       rows: int) -> None:
-    """One call of a float-exact 8-bit kernel, with its two scratch blocks."""
+    """One call of a float-exact 8-bit kernel, with its two scratch areas (`qf_slots` blocks)."""
     e.use("conv_q", "conv_f32")
-    rows = min(rows, QF_ROWS)
-    a_rows = e.scratch(4 * rows * k)
-    c_rows = e.scratch(4 * rows * n)
+    slots = qf_slots(e, rows)
+    block = min(rows, QF_ROWS)
+    a_rows = e.scratch(4 * block * k * slots)
+    c_rows = e.scratch(4 * block * n * slots)
     if wq.min(initial=0) >= -128 and wq.max(initial=0) <= 127:  # kept in 8 bits, widened as used
         weights = f"NULL, {e.weights(pack_panels(wq, np.int8))}"
     else:
@@ -137,7 +144,7 @@ def conv2d_q(e: OpEmit) -> None:
     fields, _ = conv_params(e, False)
     exact = float_exact(e, weights_and_bias(e, w.reshape(cout, kh * kw * cin).T, fold=False)[0])
     wq, bias = weights_and_bias(e, w.reshape(cout, kh * kw * cin).T, fold=not exact)
-    p = _qconv_params(e, False, cout, wq)
+    p = _qconv_params(e, False, cout, wq, qf_slots(e, fields[0] * fields[4] * fields[5]) if exact else 1)
     if exact:
         _float_exact_call(e, f"one_conv2d_qf{suf}", f"{p}, {e.ptr(e.input(0))}", wq, bias, kh * kw * cin, cout,
                           e.ptr(e.output()), fields[0] * fields[4] * fields[5])
@@ -158,9 +165,10 @@ def depthwise_q(e: OpEmit) -> None:
     w = e.value(e.input(1))
     _, kh, kw, cout = w.shape
     wq, bias = weights_and_bias(e, w.reshape(kh * kw, cout), fold=False)
-    p = _qconv_params(e, True, cout, wq)
-    ow = e.shape(e.output())[2]
-    acc = e.scratch(ow * cout * np.dtype(btype).itemsize, acc_t)
+    batch, oh, ow, _ = e.shape(e.output())
+    slots = min(e.threads, batch * oh)  # one accumulator row per thread
+    p = _qconv_params(e, True, cout, wq, slots)
+    acc = e.scratch(slots * ow * cout * np.dtype(btype).itemsize, acc_t)
     e.call(f"one_depthwise_conv2d_q{suf}({p}, {e.ptr(e.input(0))}, {e.weights(wq.astype(np.int16))}, "
            f"{e.weights(bias.astype(btype))}, {e.ptr(e.output())}, {acc});")
 
@@ -178,7 +186,7 @@ def fully_connected_q(e: OpEmit) -> None:
     if exact:
         zp = int(qparams(e.input(0))[1][0])
         _float_exact_call(e, f"one_gemm_qf{suf}", f"{rows}, {n_out}, {k}, {e.ptr(e.input(0))}, {zp}", wq, bias, k,
-                          n_out, f"{rq}, {e.ptr(e.output())}", rows)
+                          n_out, f"{rq}, {e.ptr(e.output())}, {qf_slots(e, rows)}", rows)
         return
     e.use("conv_q", "conv_f32")  # conv_q.c calls one_gemm_f32
     e.call(f"one_gemm_q{suf}({rows}, {n_out}, {k}, {e.ptr(e.input(0))}, {k}, {e.weights(pack_panels(wq, np.int16))}, "
