@@ -61,8 +61,9 @@ class ArenaPlanner:
     def has(self, key: int) -> bool:
         return key in self._buffer_of
 
-    def last_use(self, key: int) -> int:
-        return self._buffer_of[key].last
+    def names_of(self, key: int) -> list[int]:
+        """Every key sharing `key`'s buffer (aliases included)."""
+        return list(self._buffer_of[key].names)
 
     def plan(self) -> ArenaPlan:
         placed: list[Buffer] = []

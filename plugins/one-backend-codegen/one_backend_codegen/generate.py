@@ -146,6 +146,47 @@ class _Generator:
     # The generation itself ---------------------------------------------------------------------
     def generate(self, inline_limit: int) -> GeneratedProject:
         st = self.static
+        code, statics, steps, offsets, arena = self._schedule()
+        blob = None
+        files: dict[str, bytes] = {}
+        io = self._io_info(offsets)
+        if self.consts.nbytes > inline_limit:
+            blob, const_decls = self._blob()
+        else:
+            const_decls = "\n".join(
+                f"extern const {self._const_types[s]} {s}[{max(a.size, 1)}];" for s, a in self.consts.arrays
+            )
+            files[f"{self.name}_weights.c"] = project_files.weights_c(self.name, self.consts.arrays,
+                                                                     self._const_types).encode()
+        weights_size = len(blob) if blob is not None else 0
+        families = sorted(self.families)
+        files[f"{self.name}.h"] = project_files.header(self.name, arena, weights_size, io, len(steps)).encode()
+        files[f"{self.name}.c"] = project_files.source(
+            self.name, arena, weights_size, io, families, const_decls, statics, code, steps,
+            blob_digest=blob[8:16] if blob is not None else None,
+        ).encode()
+        csrc = importlib.resources.files("one_backend_codegen") / "csrc"
+        files["kernels/one_common.h"] = (csrc / "one_common.h").read_bytes()
+        for fam in families:
+            for ext in ("h", "c"):
+                files[f"kernels/{fam}.{ext}"] = (csrc / f"{fam}.{ext}").read_bytes()
+        files["main.c"] = project_files.main_c(self.name, io).encode()
+        sources = [f"{self.name}.c"] + ([f"{self.name}_weights.c"] if blob is None else []) + [
+            f"kernels/{fam}.c" for fam in families
+        ]
+        files["Makefile"] = project_files.makefile(self.name, sources).encode()
+        files["CMakeLists.txt"] = project_files.cmakelists(self.name, sources).encode()
+        return GeneratedProject(
+            self.name, files, arena, self.consts.nbytes, blob,
+            [(t.name, np.dtype(t.dtype.numpy), st.shape(t)) for t in st.inputs],
+            [(t.name, np.dtype(t.dtype.numpy), st.shape(t)) for t in st.outputs],
+            families,
+            steps,
+        )
+
+    def _schedule(self) -> tuple[str, str, list[tuple[str, str]], dict[int, int], int]:
+        """Emit every operator and plan the arena: (run body, static data, steps, offsets, size)."""
+        st = self.static
         last_use: dict[int, int] = {}
         for step, op in enumerate(st.operators):
             for t in op.inputs:
@@ -187,46 +228,11 @@ class _Generator:
                                                ["constant output"])
             self.planner.use(id(t), _END)
         plan = self.planner.plan()
-        code = "\n".join(body)
-        code = re.sub(r"@T(-?\d+)@", lambda m: str(plan.offsets[int(m.group(1))]), code)
-        statics = re.sub(r"@T(-?\d+)@", lambda m: str(plan.offsets[int(m.group(1))]), "\n".join(self.statics))
 
-        blob = None
-        files: dict[str, bytes] = {}
-        io = self._io_info(plan.offsets)
-        if self.consts.nbytes > inline_limit:
-            blob, const_decls = self._blob()
-        else:
-            const_decls = "\n".join(
-                f"extern const {self._const_types[s]} {s}[{max(a.size, 1)}];" for s, a in self.consts.arrays
-            )
-            files[f"{self.name}_weights.c"] = project_files.weights_c(self.name, self.consts.arrays,
-                                                                     self._const_types).encode()
-        weights_size = len(blob) if blob is not None else 0
-        families = sorted(self.families)
-        files[f"{self.name}.h"] = project_files.header(self.name, plan.size, weights_size, io, len(steps)).encode()
-        files[f"{self.name}.c"] = project_files.source(
-            self.name, plan.size, weights_size, io, families, const_decls, statics, code, steps,
-            blob_digest=blob[8:16] if blob is not None else None,
-        ).encode()
-        csrc = importlib.resources.files("one_backend_codegen") / "csrc"
-        files["kernels/one_common.h"] = (csrc / "one_common.h").read_bytes()
-        for fam in families:
-            for ext in ("h", "c"):
-                files[f"kernels/{fam}.{ext}"] = (csrc / f"{fam}.{ext}").read_bytes()
-        files["main.c"] = project_files.main_c(self.name, io).encode()
-        sources = [f"{self.name}.c"] + ([f"{self.name}_weights.c"] if blob is None else []) + [
-            f"kernels/{fam}.c" for fam in families
-        ]
-        files["Makefile"] = project_files.makefile(self.name, sources).encode()
-        files["CMakeLists.txt"] = project_files.cmakelists(self.name, sources).encode()
-        return GeneratedProject(
-            self.name, files, plan.size, self.consts.nbytes, blob,
-            [(t.name, np.dtype(t.dtype.numpy), st.shape(t)) for t in st.inputs],
-            [(t.name, np.dtype(t.dtype.numpy), st.shape(t)) for t in st.outputs],
-            families,
-            steps,
-        )
+        def place(text: str) -> str:
+            return re.sub(r"@T(-?\d+)@", lambda m: str(plan.offsets[int(m.group(1))]), text)
+
+        return place("\n".join(body)), place("\n".join(self.statics)), steps, plan.offsets, plan.size
 
     def _reusable_input(self, op, ins: list[Tensor], step: int, last_use: dict[int, int],
                         boundary: set[int]) -> Tensor | None:
@@ -234,7 +240,7 @@ class _Generator:
         for t in ins:
             if t.dtype != out.dtype or self.static.shape(t) != self.static.shape(out):
                 continue
-            names = self.planner._buffer_of[id(t)].names
+            names = self.planner.names_of(id(t))
             if any(n in boundary or last_use.get(n, -1) > step for n in names):
                 continue
             if sum(1 for x in ins if x is t) > 1:
