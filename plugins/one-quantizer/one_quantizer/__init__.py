@@ -3,9 +3,12 @@
 
     model = one_core.load("model.tflite")
     q = one_quantizer.quantize(model, "calib.npz", dtype="int8", granularity="channel")
+    print(one_quantizer.evaluate(one_core.load("model.tflite"), q, "test.npz").format())
 """
 
 from .calibration import calibrate, percentile, moving_average
+from .evaluate import Evaluation, evaluate
 from .quantize import SUPPORTED_OPERATORS, quantize, quantize_with_minmax
 
-__all__ = ["SUPPORTED_OPERATORS", "calibrate", "moving_average", "percentile", "quantize", "quantize_with_minmax"]
+__all__ = ["SUPPORTED_OPERATORS", "Evaluation", "calibrate", "evaluate", "moving_average", "percentile", "quantize",
+           "quantize_with_minmax"]

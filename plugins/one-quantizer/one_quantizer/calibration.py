@@ -74,7 +74,7 @@ def calibrate(
     tensors = activations(model)
     mins: list[list[float]] = [[] for _ in tensors]
     maxs: list[list[float]] = [[] for _ in tensors]
-    session = _recording_session(model, tensors)
+    session = recording_session(model, tensors)
     count = 0
     for record in iter_records(data, model.main.inputs):
         values = session.run(record)
@@ -109,7 +109,7 @@ def activations(model: Model) -> list[Tensor]:
     return out
 
 
-def _recording_session(model: Model, tensors: list[Tensor]) -> Any:
+def recording_session(model: Model, tensors: list[Tensor]) -> Any:
     """A runtime session whose outputs are `tensors` (the model's own outputs are restored)."""
     import one_core
 
