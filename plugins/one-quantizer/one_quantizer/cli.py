@@ -25,11 +25,12 @@ from .quantize import quantize
 @click.option("-d", "--input_data", "--input-data", "input_data", required=True, type=click.Path(path_type=Path),
               help="Calibration data: .npz, ONE's .h5, or a directory of .npy/.npz records.")
 @click.option("--quantized_dtype", "--quantized-dtype", "dtype", default="int8", show_default=True,
-              type=click.Choice(["int8", "uint8"]))
+              type=click.Choice(["int8", "uint8", "int16"]))
 @click.option("--granularity", default="channel", show_default=True, type=click.Choice(["layer", "channel"]))
-@click.option("--input_type", "--input-type", "input_type", type=click.Choice(["float32", "int8", "uint8"]),
+@click.option("--input_type", "--input-type", "input_type", type=click.Choice(["float32", "int8", "uint8", "int16"]),
               help="Type of the model's inputs (default: the quantized dtype).")
-@click.option("--output_type", "--output-type", "output_type", type=click.Choice(["float32", "int8", "uint8"]),
+@click.option("--output_type", "--output-type", "output_type",
+              type=click.Choice(["float32", "int8", "uint8", "int16"]),
               help="Type of the model's outputs (default: the quantized dtype).")
 @click.option("--mode", default="percentile", show_default=True, type=click.Choice(["percentile", "moving_average"]))
 @click.option("--min_percentile", "--min-percentile", "min_percentile", type=float, default=MIN_PERCENTILE,

@@ -1,8 +1,10 @@
 """Quantization parameters as TFLite's integer kernels require them.
 
 Activations: asymmetric, the range widened to hold 0, zero point nudged as TFLite's
-`GetAsymmetricQuantizationParams`. Weights: symmetric int8 in [-127, 127] (per channel or per
-tensor), or asymmetric uint8 per tensor. Biases: int32, scale = input scale * weight scale."""
+`GetAsymmetricQuantizationParams`; int16 (16x8) activations symmetric (zero point 0, scale
+max|x| / 32767). Weights: symmetric int8 in [-127, 127] (per channel or per tensor), or
+asymmetric uint8 per tensor. Biases: int32, or int64 for int16 activations, scale = input scale
+* weight scale."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import numpy as np
 from one_core.ir import DType
 from one_core.ir.tensor import Quantization
 
-QRANGE = {DType.INT8: (-128, 127), DType.UINT8: (0, 255)}
+QRANGE = {DType.INT8: (-128, 127), DType.UINT8: (0, 255), DType.INT16: (-32768, 32767)}
 
 
 @dataclass(frozen=True)
@@ -31,8 +33,11 @@ class QParams:
 
 
 def asymmetric(lo: float, hi: float, dtype: DType) -> QParams:
-    """Parameters for real values in [lo, hi] (widened to hold 0)."""
+    """Parameters for real values in [lo, hi] (widened to hold 0); symmetric for int16."""
     qmin, qmax = QRANGE[dtype]
+    if dtype == DType.INT16:
+        amax = max(abs(float(lo)), abs(float(hi)))
+        return QParams(float(np.float32(amax / qmax)) if amax > 0 else 1.0, 0)
     lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)
     if hi - lo <= 0.0:
         return QParams(1.0, 0 if dtype == DType.INT8 else 128)
@@ -45,6 +50,8 @@ def asymmetric(lo: float, hi: float, dtype: DType) -> QParams:
 
 def fixed_output(op_type: str, dtype: DType) -> QParams | None:
     """The output parameters TFLite's kernels insist on (LOGISTIC, SOFTMAX, TANH), or None."""
+    if dtype == DType.INT16:  # TFLite's 16-bit kernels: outputs in [-1, 1) or [0, 1) over 2^15 steps
+        return QParams(1.0 / 32768.0, 0) if op_type in ("LOGISTIC", "SOFTMAX", "TANH") else None
     offset = 0 if dtype == DType.INT8 else 128
     if op_type in ("LOGISTIC", "SOFTMAX"):
         return QParams(1.0 / 256.0, -128 + offset)
@@ -83,10 +90,13 @@ def asymmetric_weights(w: np.ndarray, dtype: DType) -> tuple[np.ndarray, Quantiz
     return quantize_array(w, p, dtype), p.quantization()
 
 
-def bias(b: np.ndarray, input_scale: float, weight_scale: np.ndarray) -> tuple[np.ndarray, Quantization]:
-    """int32 with scale input_scale * weight_scale (per channel when the weights are)."""
+def bias(b: np.ndarray, input_scale: float, weight_scale: np.ndarray,
+         wide: bool = False) -> tuple[np.ndarray, Quantization]:
+    """int32 (int64 when `wide`: 16-bit activations) with scale input_scale * weight_scale (per
+    channel when the weights are)."""
     scale = (np.float32(input_scale) * np.asarray(weight_scale, np.float32)).astype(np.float32)
     per_channel = np.broadcast_to(scale, np.shape(b)) if scale.size > 1 else scale
     q = np.round(np.asarray(b, np.float64) / per_channel.astype(np.float64))
-    q = np.clip(q, -(2**31) + 1, 2**31 - 1).astype(np.int32)
+    limit = 2**63 - 1024 if wide else 2**31 - 1
+    q = np.clip(q, -limit, limit).astype(np.int64 if wide else np.int32)
     return q, Quantization(scale=scale, zero_point=np.zeros(scale.size, np.int64))

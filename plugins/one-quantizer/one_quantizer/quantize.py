@@ -23,7 +23,10 @@ SAME_AS_INPUT = {"AVERAGE_POOL_2D", "MAX_POOL_2D", "PAD", "RESHAPE", "SQUEEZE", 
 OWN_RANGE = {"ADD", "SUB", "MUL", "MEAN", "CONCATENATION", "HARD_SWISH", "RELU", "RELU6",
              "LOGISTIC", "SOFTMAX", "TANH"}
 SUPPORTED_OPERATORS = frozenset({*WEIGHT_AXIS, *SAME_AS_INPUT, *OWN_RANGE})
-_DTYPES = {"int8": DType.INT8, "uint8": DType.UINT8}
+_DTYPES = {"int8": DType.INT8, "uint8": DType.UINT8, "int16": DType.INT16}
+#: What TFLite's 16x8 kernels take (int16 activations, int8 weights).
+INT16_OPERATORS = frozenset({*WEIGHT_AXIS, *SAME_AS_INPUT, "ADD", "SUB", "MUL", "MEAN", "CONCATENATION",
+                             "LOGISTIC", "SOFTMAX", "TANH", "RELU", "RELU6"})
 _IO_TYPES = {"float32": DType.FLOAT32, **_DTYPES}
 
 
@@ -40,7 +43,7 @@ def quantize(
     """Calibrate `model` on `calibration_data` (see `calibrate` for the data and the options
     `mode`, `min_percentile`, ...) and quantize it, in place; returns the model."""
     _check_options(dtype, granularity, input_type, output_type)
-    _check_supported(model)
+    _check_supported(model, dtype)
     calibrate(model, calibration_data, **calibration)
     return quantize_with_minmax(model, dtype, granularity, input_type=input_type, output_type=output_type)
 
@@ -55,11 +58,11 @@ def quantize_with_minmax(
 ) -> Model:
     """Quantize a model whose float activations carry min/max (from `calibrate`), in place.
 
-    Activations become asymmetric `dtype`; weights symmetric int8 (per channel or per layer)
-    or asymmetric uint8 per layer; biases int32. Inputs and outputs take `input_type` and
+    Activations become asymmetric `dtype` (symmetric for int16, 16x8); weights symmetric int8
+    (per channel or per layer) or asymmetric uint8 per layer; biases int32 (int64 for int16). Inputs and outputs take `input_type` and
     `output_type` (default: `dtype`, as ONE does); other types get QUANTIZE/DEQUANTIZE."""
     _check_options(dtype, granularity, input_type, output_type)
-    _check_supported(model)
+    _check_supported(model, dtype)
     qtype = _DTYPES[dtype]
     tensors = activations(model)
     if not tensors:
@@ -81,18 +84,22 @@ def _check_options(dtype: str, granularity: str, input_type: str | None, output_
         raise InputError(f"granularity '{granularity}' is unknown (known: layer, channel)")
     if dtype == "uint8" and granularity == "channel":
         raise InputError("uint8 quantization is per layer (TFLite's uint8 kernels have no per-channel weights)")
+    if dtype == "int16" and any(v not in (None, "float32", "int16") for v in (input_type, output_type)):
+        raise InputError("int16 models take float32 or int16 inputs and outputs")
     for what, value in (("input_type", input_type), ("output_type", output_type)):
         if value is not None and value not in _IO_TYPES:
             raise InputError(f"{what} '{value}' is not supported (supported: {', '.join(_IO_TYPES)})")
 
 
-def _check_supported(model: Model) -> None:
+def _check_supported(model: Model, dtype: str = "int8") -> None:
+    supported = INT16_OPERATORS if dtype == "int16" else SUPPORTED_OPERATORS
     found = {op.type for _, op in model.operators()}
-    unsupported = sorted(found - SUPPORTED_OPERATORS)
+    unsupported = sorted(found - supported)
     if unsupported or len(model.subgraphs) > 1:
         names = unsupported or ["more than one subgraph"]
-        raise UnsupportedOperatorError(f"the quantizer does not support {', '.join(names)} "
-                                       f"(supported: {', '.join(sorted(SUPPORTED_OPERATORS))})", unsupported)
+        raise UnsupportedOperatorError(f"the quantizer does not support {', '.join(names)}"
+                                       f"{' in int16' if dtype == 'int16' else ''} "
+                                       f"(supported: {', '.join(sorted(supported))})", unsupported)
 
 
 def _has_range(t: Tensor) -> bool:
@@ -144,7 +151,8 @@ class _Quantizer:
                 data, w.quantization = P.symmetric_weights(w.data, WEIGHT_AXIS[op.name] if self.per_channel else None)
             self._constant(w, data)
         if b is not None and id(b) not in self.done:
-            data, b.quantization = P.bias(b.data, self.params[id(op.inputs[0])].scale, w.quantization.scale)
+            data, b.quantization = P.bias(b.data, self.params[id(op.inputs[0])].scale, w.quantization.scale,
+                                          wide=self.qtype == DType.INT16)
             self._constant(b, data)
 
     def _constant(self, t: Tensor, data: np.ndarray) -> None:
