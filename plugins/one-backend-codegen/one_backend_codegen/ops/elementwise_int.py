@@ -79,7 +79,7 @@ _LUT_OPS = ("LOGISTIC", "TANH", "HARD_SWISH", "RELU", "RELU6", "RELU_N1_TO_1")
 
 def _check_lut(op: Operator, known: Known) -> bool:
     x, y = op.inputs[0], op.outputs[0]
-    return _q(x) and _q(y) and x.dtype == y.dtype and (x.dtype != DType.INT16 or op.name in ("LOGISTIC", "TANH"))
+    return _q(x) and _q(y) and x.dtype == y.dtype and (x.dtype != DType.INT16 or op.name != "HARD_SWISH")
 
 
 def runtime_table(op: Operator) -> np.ndarray:
