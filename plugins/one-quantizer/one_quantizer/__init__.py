@@ -9,6 +9,7 @@
 from .calibration import calibrate, percentile, moving_average
 from .evaluate import Evaluation, evaluate
 from .quantize import SUPPORTED_OPERATORS, quantize, quantize_with_minmax
+from .quantparams import copy_quantparam, force_quantparam
 
-__all__ = ["SUPPORTED_OPERATORS", "Evaluation", "calibrate", "evaluate", "moving_average", "percentile", "quantize",
-           "quantize_with_minmax"]
+__all__ = ["SUPPORTED_OPERATORS", "Evaluation", "calibrate", "copy_quantparam", "evaluate", "force_quantparam",
+           "moving_average", "percentile", "quantize", "quantize_with_minmax"]

@@ -14,6 +14,7 @@ from one_core.errors import InputError
 from one_core.cli.progress import step
 
 from .evaluate import evaluate as evaluate_quantization
+from .quantparams import copy_quantparam, force_quantparam
 from .calibration import MAX_PERCENTILE, MIN_PERCENTILE, MOVING_AVG_BATCH, MOVING_AVG_CONST
 from .quantize import quantize
 
@@ -22,7 +23,7 @@ from .quantize import quantize
 @click.argument("model", type=click.Path(path_type=Path))
 @click.option("-o", "--output", "--output_path", "output", required=True, type=click.Path(path_type=Path),
               help="Quantized model (.circle, or .tflite).")
-@click.option("-d", "--input_data", "--input-data", "input_data", required=True, type=click.Path(path_type=Path),
+@click.option("-d", "--input_data", "--input-data", "input_data", type=click.Path(path_type=Path),
               help="Calibration data: .npz, ONE's .h5, or a directory of .npy/.npz records.")
 @click.option("--quantized_dtype", "--quantized-dtype", "dtype", default="int8", show_default=True,
               type=click.Choice(["int8", "uint8", "int16"]))
@@ -48,11 +49,36 @@ from .quantize import quantize
 @click.option("--layers", type=int, default=10, show_default=True,
               help="Layers listed by --evaluate, worst SQNR first (0: all).")
 @click.option("--report", type=click.Path(path_type=Path), help="Write the evaluation as JSON.")
+@click.option("--force_quantparam", "--force-quantparam", "force", is_flag=True,
+              help="On a quantized MODEL: give each --tensor_name the --scale and --zero_point at its position.")
+@click.option("--tensor_name", "--tensor-name", "tensor_names", multiple=True)
+@click.option("--scale", "scales", type=float, multiple=True)
+@click.option("--zero_point", "--zero-point", "zero_points", type=int, multiple=True)
+@click.option("--copy_quantparam", "--copy-quantparam", "copy", is_flag=True,
+              help="On a quantized MODEL: give each --dst_tensor_name the parameters of its --src_tensor_name.")
+@click.option("--src_tensor_name", "--src-tensor-name", "src_names", multiple=True)
+@click.option("--dst_tensor_name", "--dst-tensor-name", "dst_names", multiple=True)
 def quantize_command(model: Path, output: Path, input_data: Path, dtype: str, granularity: str,
                      input_type: str | None, output_type: str | None, mode: str, min_percentile: float,
                      max_percentile: float, moving_avg_batch: int, moving_avg_const: float, evaluate: bool,
-                     test_data: Path | None, layers: int, report: Path | None) -> None:
-    """Calibrate MODEL on --input_data and quantize it to full integer."""
+                     test_data: Path | None, layers: int, report: Path | None, force: bool,
+                     tensor_names: tuple[str, ...], scales: tuple[float, ...], zero_points: tuple[int, ...],
+                     copy: bool, src_names: tuple[str, ...], dst_names: tuple[str, ...]) -> None:
+    """Calibrate MODEL on --input_data and quantize it to full integer (or, with
+    --force_quantparam / --copy_quantparam, set parameters of an already quantized MODEL)."""
+    if force or copy:
+        with step(f"loading {model}"):
+            m = one_core.load(model)
+        if force:
+            force_quantparam(m, tensor_names, scales, zero_points)
+        if copy:
+            copy_quantparam(m, src_names, dst_names)
+        with step(f"writing {output}"):
+            one_core.save(m, output)
+        click.echo(f"{output}: parameters set on {len(tensor_names) + len(dst_names)} tensor(s)")
+        return
+    if input_data is None:
+        raise InputError("--input_data (calibration records) is needed to quantize")
     if (evaluate or report) and test_data is None:
         raise InputError("--evaluate needs --test_data (held-back records)")
     with step(f"loading {model}"):
