@@ -15,6 +15,7 @@ from one_core.cli.progress import step
 
 from .evaluate import evaluate as evaluate_quantization
 from .quantparams import copy_quantparam, force_quantparam
+from .weights import quantize_weights
 from .calibration import MAX_PERCENTILE, MIN_PERCENTILE, MOVING_AVG_BATCH, MOVING_AVG_CONST
 from .quantize import quantize
 
@@ -49,6 +50,8 @@ from .quantize import quantize
 @click.option("--layers", type=int, default=10, show_default=True,
               help="Layers listed by --evaluate, worst SQNR first (0: all).")
 @click.option("--report", type=click.Path(path_type=Path), help="Write the evaluation as JSON.")
+@click.option("--quantize_weights", "--quantize-weights", "weights_only", is_flag=True,
+              help="Weight-only: --quantized_dtype int8|int16 weights, float activations (no --input_data).")
 @click.option("--force_quantparam", "--force-quantparam", "force", is_flag=True,
               help="On a quantized MODEL: give each --tensor_name the --scale and --zero_point at its position.")
 @click.option("--tensor_name", "--tensor-name", "tensor_names", multiple=True)
@@ -61,11 +64,20 @@ from .quantize import quantize
 def quantize_command(model: Path, output: Path, input_data: Path, dtype: str, granularity: str,
                      input_type: str | None, output_type: str | None, mode: str, min_percentile: float,
                      max_percentile: float, moving_avg_batch: int, moving_avg_const: float, evaluate: bool,
-                     test_data: Path | None, layers: int, report: Path | None, force: bool,
+                     test_data: Path | None, layers: int, report: Path | None, weights_only: bool, force: bool,
                      tensor_names: tuple[str, ...], scales: tuple[float, ...], zero_points: tuple[int, ...],
                      copy: bool, src_names: tuple[str, ...], dst_names: tuple[str, ...]) -> None:
     """Calibrate MODEL on --input_data and quantize it to full integer (or, with
     --force_quantparam / --copy_quantparam, set parameters of an already quantized MODEL)."""
+    if weights_only:
+        with step(f"loading {model}"):
+            m = one_core.load(model)
+        with step(f"quantizing weights to {dtype}"):
+            quantize_weights(m, dtype, granularity)
+        with step(f"writing {output}"):
+            one_core.save(m, output)
+        click.echo(f"{output}: {dtype} weights ({granularity}), float activations")
+        return
     if force or copy:
         with step(f"loading {model}"):
             m = one_core.load(model)
