@@ -66,18 +66,20 @@ def quantize_array(x: np.ndarray, p: QParams, dtype: DType) -> np.ndarray:
     return np.clip(q, qmin, qmax).astype(dtype.numpy)
 
 
-def symmetric_weights(w: np.ndarray, axis: int | None) -> tuple[np.ndarray, Quantization]:
-    """int8 in [-127, 127] with zero point 0, one scale per slice along `axis` (None: one)."""
+def symmetric_weights(w: np.ndarray, axis: int | None, dtype: DType = DType.INT8) -> tuple[np.ndarray, Quantization]:
+    """int8 in [-127, 127] (or int16 in [-32767, 32767]) with zero point 0, one scale per slice
+    along `axis` (None: one)."""
+    qmax = 127 if dtype == DType.INT8 else 32767
     w = np.asarray(w, np.float64)
     if axis is None:
         amax = np.array([np.abs(w).max(initial=0.0)])
     else:
         amax = np.abs(np.moveaxis(w, axis, 0)).reshape(w.shape[axis], -1).max(axis=1, initial=0.0)
-    scale = np.where(amax > 0, amax / 127.0, 1.0).astype(np.float32)
+    scale = np.where(amax > 0, amax / qmax, 1.0).astype(np.float32)
     shape = [1] * w.ndim
     if axis is not None:
         shape[axis] = -1
-    q = np.clip(np.round(w / scale.astype(np.float64).reshape(shape)), -127, 127).astype(np.int8)
+    q = np.clip(np.round(w / scale.astype(np.float64).reshape(shape)), -qmax, qmax).astype(dtype.numpy)
     quant = Quantization(scale=scale, zero_point=np.zeros(scale.size, np.int64),
                          quantized_dimension=0 if axis is None else axis)
     return q, quant

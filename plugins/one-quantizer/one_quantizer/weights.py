@@ -20,6 +20,7 @@ from . import params as P
 
 #: Operator -> (weight input, per-channel axis) of the weights it quantizes.
 WEIGHTS = {"CONV_2D": (1, 0), "DEPTHWISE_CONV_2D": (1, 3), "FULLY_CONNECTED": (1, 0), "GATHER": (0, 0)}
+_TYPES = {"int8": DType.INT8, "int16": DType.INT16}
 #: Operators whose kernels take int8 weights with float activations directly (LiteRT's hybrid
 #: depthwise kernel reads per-channel scales only: per-tensor depthwise weights get a DEQUANTIZE).
 HYBRID = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"}
@@ -31,7 +32,7 @@ def _hybrid(op: Operator, per_channel: bool) -> bool:
 
 def quantize_weights(model: Model, dtype: str = "int8", granularity: str = "channel") -> Model:
     """Quantize the float weights of the operators in WEIGHTS, in place; returns `model`."""
-    if dtype not in ("int8", "int16"):
+    if dtype not in _TYPES:
         raise InputError(f"weight-only quantization takes int8 or int16, not '{dtype}'")
     if granularity not in ("channel", "layer"):
         raise InputError(f"granularity '{granularity}' is unknown (known: layer, channel)")
@@ -46,7 +47,7 @@ def quantize_weights(model: Model, dtype: str = "int8", granularity: str = "chan
         if w is None or not w.is_constant or w.dtype != DType.FLOAT32 or w.sparsity is not None:
             continue
         per_channel = granularity == "channel"
-        data, quant = _symmetric(np.asarray(w.data), axis if per_channel else None, dtype)
+        data, quant = P.symmetric_weights(w.data, axis if per_channel else None, _TYPES[dtype])
         if dtype == "int8" and all(_hybrid(u, per_channel) for u in w.consumers):
             w.data, w.dtype, w.quantization = data, DType.INT8, quant
         else:
@@ -57,23 +58,6 @@ def quantize_weights(model: Model, dtype: str = "int8", granularity: str = "chan
     sg.remove_unused_tensors()  # the float originals of DEQUANTIZE-fed weights
     verify(model)
     return model
-
-
-def _symmetric(w: np.ndarray, axis: int | None, dtype: str) -> tuple[np.ndarray, Quantization]:
-    if dtype == "int8":
-        return P.symmetric_weights(w, axis)
-    w64 = np.asarray(w, np.float64)
-    if axis is None:
-        amax = np.array([np.abs(w64).max(initial=0.0)])
-    else:
-        amax = np.abs(np.moveaxis(w64, axis, 0)).reshape(w64.shape[axis], -1).max(axis=1, initial=0.0)
-    scale = np.where(amax > 0, amax / 32767.0, 1.0).astype(np.float32)
-    shape = [1] * w64.ndim
-    if axis is not None:
-        shape[axis] = -1
-    q = np.clip(np.round(w64 / scale.astype(np.float64).reshape(shape)), -32767, 32767).astype(np.int16)
-    return q, Quantization(scale=scale, zero_point=np.zeros(scale.size, np.int64),
-                           quantized_dimension=0 if axis is None else axis)
 
 
 def _dequantized_input(model: Model, op: Operator, w: Tensor, data: np.ndarray, quant: Quantization) -> None:
