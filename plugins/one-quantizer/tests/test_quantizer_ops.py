@@ -77,12 +77,11 @@ def arithmetic(x):
     return tf.concat([y - tf.constant(B8[:4]), tf.nn.relu(x) * x], axis=-1)
 
 
-@pytest.mark.parametrize("fn", [conv_family, arithmetic, pools_shapes], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("fn", [conv_family, arithmetic, elementwise, pools_shapes], ids=lambda f: f.__name__)
 @pytest.mark.parametrize("io", [None, "float32"])
 def test_int16_litert_equals_runtime(fn, io, tmp_path):
     """16x8: int16 activations (symmetric), int8 weights, int64 biases; LiteRT's 16-bit kernels
-    and ours give the same integers. (int16 LOGISTIC and TANH quantize too, but the runtime's
-    sigmoid table is one step off LiteRT's on some entries: issue 3.)"""
+    and ours give the same integers."""
     options = {"dtype": "int16", "granularity": "channel"}
     if io:
         options.update(input_type=io, output_type=io)
