@@ -10,7 +10,8 @@ from .calibration import calibrate, percentile, moving_average
 from .evaluate import Evaluation, evaluate
 from .quantize import SUPPORTED_OPERATORS, quantize, quantize_with_minmax
 from .quantparams import copy_quantparam, force_quantparam
+from .requantize import requantize
 from .weights import quantize_weights
 
 __all__ = ["SUPPORTED_OPERATORS", "Evaluation", "calibrate", "copy_quantparam", "evaluate", "force_quantparam",
-           "moving_average", "percentile", "quantize", "quantize_weights", "quantize_with_minmax"]
+           "moving_average", "percentile", "quantize", "quantize_weights", "quantize_with_minmax", "requantize"]

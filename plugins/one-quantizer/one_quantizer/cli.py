@@ -15,6 +15,7 @@ from one_core.cli.progress import step
 
 from .evaluate import evaluate as evaluate_quantization
 from .quantparams import copy_quantparam, force_quantparam
+from .requantize import requantize
 from .weights import quantize_weights
 from .calibration import MAX_PERCENTILE, MIN_PERCENTILE, MOVING_AVG_BATCH, MOVING_AVG_CONST
 from .quantize import quantize
@@ -52,6 +53,8 @@ from .quantize import quantize
 @click.option("--report", type=click.Path(path_type=Path), help="Write the evaluation as JSON.")
 @click.option("--quantize_weights", "--quantize-weights", "weights_only", is_flag=True,
               help="Weight-only: --quantized_dtype int8|int16 weights, float activations (no --input_data).")
+@click.option("--requantize", "requant", nargs=2, type=str, default=None, metavar="FROM TO",
+              help="On a quantized MODEL: move its int8 tensors to uint8 (--requantize int8 uint8).")
 @click.option("--force_quantparam", "--force-quantparam", "force", is_flag=True,
               help="On a quantized MODEL: give each --tensor_name the --scale and --zero_point at its position.")
 @click.option("--tensor_name", "--tensor-name", "tensor_names", multiple=True)
@@ -64,7 +67,8 @@ from .quantize import quantize
 def quantize_command(model: Path, output: Path, input_data: Path, dtype: str, granularity: str,
                      input_type: str | None, output_type: str | None, mode: str, min_percentile: float,
                      max_percentile: float, moving_avg_batch: int, moving_avg_const: float, evaluate: bool,
-                     test_data: Path | None, layers: int, report: Path | None, weights_only: bool, force: bool,
+                     test_data: Path | None, layers: int, report: Path | None, weights_only: bool,
+                     requant: tuple[str, str] | None, force: bool,
                      tensor_names: tuple[str, ...], scales: tuple[float, ...], zero_points: tuple[int, ...],
                      copy: bool, src_names: tuple[str, ...], dst_names: tuple[str, ...]) -> None:
     """Calibrate MODEL on --input_data and quantize it to full integer (or, with
@@ -78,16 +82,19 @@ def quantize_command(model: Path, output: Path, input_data: Path, dtype: str, gr
             one_core.save(m, output)
         click.echo(f"{output}: {dtype} weights ({granularity}), float activations")
         return
-    if force or copy:
+    if force or copy or requant:
         with step(f"loading {model}"):
             m = one_core.load(model)
+        if requant:
+            requantize(m, *requant)
         if force:
             force_quantparam(m, tensor_names, scales, zero_points)
         if copy:
             copy_quantparam(m, src_names, dst_names)
         with step(f"writing {output}"):
             one_core.save(m, output)
-        click.echo(f"{output}: parameters set on {len(tensor_names) + len(dst_names)} tensor(s)")
+        what = f"requantized {requant[0]} to {requant[1]}" if requant else "parameters set"
+        click.echo(f"{output}: {what}" + (f" ({len(tensor_names) + len(dst_names)} tensor(s))" if force or copy else ""))
         return
     if input_data is None:
         raise InputError("--input_data (calibration records) is needed to quantize")
