@@ -7,6 +7,7 @@
 """
 
 from .calibration import calibrate, percentile, moving_average
+from .data import random_records
 from .evaluate import Evaluation, evaluate
 from .quantize import SUPPORTED_OPERATORS, quantize, quantize_with_minmax
 from .quantparams import copy_quantparam, force_quantparam
@@ -14,4 +15,5 @@ from .requantize import requantize
 from .weights import quantize_weights
 
 __all__ = ["SUPPORTED_OPERATORS", "Evaluation", "calibrate", "copy_quantparam", "evaluate", "force_quantparam",
-           "moving_average", "percentile", "quantize", "quantize_weights", "quantize_with_minmax", "requantize"]
+           "moving_average", "percentile", "quantize", "quantize_weights", "quantize_with_minmax", "random_records",
+           "requantize"]

@@ -13,6 +13,7 @@ from one_core.circle.writer import atomic_write
 from one_core.errors import InputError
 from one_core.cli.progress import step
 
+from .data import random_records
 from .evaluate import evaluate as evaluate_quantization
 from .quantparams import copy_quantparam, force_quantparam
 from .requantize import requantize
@@ -27,6 +28,9 @@ from .quantize import quantize
               help="Quantized model (.circle, or .tflite).")
 @click.option("-d", "--input_data", "--input-data", "input_data", type=click.Path(path_type=Path),
               help="Calibration data: .npz, ONE's .h5, or a directory of .npy/.npz records.")
+@click.option("--random_data", "--random-data", "random_data", type=int, default=None, metavar="COUNT",
+              help="Calibrate on COUNT seeded random records instead of --input_data (ranges then describe no "
+                   "real input: for trials only).")
 @click.option("--quantized_dtype", "--quantized-dtype", "dtype", default="int8", show_default=True,
               type=click.Choice(["int8", "uint8", "int16"]))
 @click.option("--granularity", default="channel", show_default=True, type=click.Choice(["layer", "channel"]))
@@ -64,7 +68,8 @@ from .quantize import quantize
               help="On a quantized MODEL: give each --dst_tensor_name the parameters of its --src_tensor_name.")
 @click.option("--src_tensor_name", "--src-tensor-name", "src_names", multiple=True)
 @click.option("--dst_tensor_name", "--dst-tensor-name", "dst_names", multiple=True)
-def quantize_command(model: Path, output: Path, input_data: Path, dtype: str, granularity: str,
+def quantize_command(model: Path, output: Path, input_data: Path | None, random_data: int | None, dtype: str,
+                     granularity: str,
                      input_type: str | None, output_type: str | None, mode: str, min_percentile: float,
                      max_percentile: float, moving_avg_batch: int, moving_avg_const: float, evaluate: bool,
                      test_data: Path | None, layers: int, report: Path | None, weights_only: bool,
@@ -96,14 +101,16 @@ def quantize_command(model: Path, output: Path, input_data: Path, dtype: str, gr
         what = f"requantized {requant[0]} to {requant[1]}" if requant else "parameters set"
         click.echo(f"{output}: {what}" + (f" ({len(tensor_names) + len(dst_names)} tensor(s))" if force or copy else ""))
         return
-    if input_data is None:
-        raise InputError("--input_data (calibration records) is needed to quantize")
+    if (input_data is None) == (random_data is None):
+        raise InputError("give calibration records with --input_data, or ask for random ones with --random_data N")
     if (evaluate or report) and test_data is None:
         raise InputError("--evaluate needs --test_data (held-back records)")
     with step(f"loading {model}"):
         m = one_core.load(model)
-    with step(f"calibrating on {input_data} and quantizing to {dtype}"):
-        quantize(m, input_data, dtype, granularity, input_type=input_type, output_type=output_type, mode=mode,
+    data = input_data if random_data is None else random_records(m.main.inputs, random_data)
+    source = input_data if random_data is None else f"{random_data} random record(s)"
+    with step(f"calibrating on {source} and quantizing to {dtype}"):
+        quantize(m, data, dtype, granularity, input_type=input_type, output_type=output_type, mode=mode,
                  min_percentile=min_percentile, max_percentile=max_percentile,
                  moving_avg_batch=moving_avg_batch, moving_avg_const=moving_avg_const)
     with step(f"writing {output}"):

@@ -28,6 +28,29 @@ def iter_records(data: Records, inputs: Sequence[Tensor]) -> Iterator[list[np.nd
         yield _checked(_as_list(record, inputs, i), inputs, i)
 
 
+def random_records(inputs: Sequence[Tensor], count: int, seed: int = 0) -> list[list[np.ndarray]]:
+    """`count` seeded random records (only when asked for: ranges from random data describe no
+    real input): N(0, 1) floats, integers over their type's range, booleans; dynamic dimensions 1."""
+    if count < 1:
+        raise InputError(f"random calibration data: {count} records asked for, at least 1 needed")
+    rng = np.random.default_rng(seed)
+    records = []
+    for _ in range(count):
+        record = []
+        for t in inputs:
+            shape = tuple(1 if d < 0 else d for d in (t.shape_signature or t.shape))
+            dtype = np.dtype(t.dtype.numpy)
+            if dtype.kind == "f":
+                record.append(rng.standard_normal(shape).astype(dtype))
+            elif dtype == np.bool_:
+                record.append(rng.random(shape) < 0.5)
+            else:
+                info = np.iinfo(dtype)
+                record.append(rng.integers(info.min, int(info.max) + 1, shape).astype(dtype))
+        records.append(record)
+    return records
+
+
 def _file_records(path: Path, inputs: Sequence[Tensor]) -> Iterator[Any]:
     names = [t.name for t in inputs]
     if path.is_dir():

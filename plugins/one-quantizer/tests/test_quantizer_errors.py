@@ -60,3 +60,19 @@ def test_cli(path, tmp_path):
     check_exact(out)
     bad = CliRunner().invoke(main, ["quantize", str(path), "-o", str(out), "--input_data", str(tmp_path / "none")])
     assert bad.exit_code == 1 and "error:" in bad.output
+
+
+def test_random_calibration_only_when_asked(path, tmp_path):
+    out = tmp_path / "r.tflite"
+    result = CliRunner().invoke(main, ["quantize", str(path), "-o", str(out), "--random_data", "4"])
+    assert result.exit_code == 0, result.output
+    assert out.exists()
+    check_exact(out)
+    both = CliRunner().invoke(main, ["quantize", str(path), "-o", str(out), "--random_data", "4",
+                                     "--input_data", str(tmp_path)])
+    assert both.exit_code != 0 and "--input_data, or ask for random ones" in both.output
+    records = one_quantizer.random_records(one_core.load(path).main.inputs, 3, seed=5)
+    again = one_quantizer.random_records(one_core.load(path).main.inputs, 3, seed=5)
+    assert len(records) == 3 and all(np.array_equal(a[0], b[0]) for a, b in zip(records, again))
+    with pytest.raises(InputError, match="at least 1"):
+        one_quantizer.random_records(one_core.load(path).main.inputs, 0)
