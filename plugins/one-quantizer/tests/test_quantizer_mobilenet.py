@@ -25,7 +25,7 @@ def _dequantized_outputs(path, xs: np.ndarray) -> tuple[np.ndarray, list[np.ndar
 
 
 def test_mobilenet_v2_int8_per_channel(tmp_path, record_property):
-    float_path, tf_path = qzoo.mobilenet_v2_pair(SIZE)
+    float_path, tf_path = qzoo.keras_pair("MobileNetV2", SIZE)
     model = one_core.load(float_path)
     one_quantizer.quantize(model, list(qzoo.calibration_data(SIZE)), "int8", "channel")
     ours = one_core.save(model, tmp_path / "mobilenet_v2-int8.tflite")
