@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -26,3 +27,17 @@ def order_inputs(
     if len(given) != len(names):
         raise InputError(f"{len(given)} input(s) given, the {taker} takes {len(names)}: {', '.join(names)}")
     return given
+
+
+def checked_inputs(infos: Sequence[Any], inputs: Mapping[str, np.ndarray] | Sequence[np.ndarray]) -> list[np.ndarray]:
+    """`order_inputs`, then each array checked against its description (`name`, `shape` with -1
+    for a dynamic dimension, numpy `dtype`); a mismatch is an InputError naming the input."""
+    out = []
+    for info, x in zip(infos, order_inputs([i.name for i in infos], inputs)):
+        x = np.asarray(x)
+        if x.dtype != info.dtype:
+            raise InputError(f"input '{info.name}': dtype {x.dtype}, expected {info.dtype}")
+        if len(x.shape) != len(info.shape) or any(d not in (-1, g) for d, g in zip(info.shape, x.shape)):
+            raise InputError(f"input '{info.name}': shape {list(x.shape)}, expected {list(info.shape)}")
+        out.append(x)
+    return out

@@ -13,24 +13,26 @@ import ctypes
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from one_core.errors import InputError, OneError
-from one_core.inputs import order_inputs
+from one_core.inputs import checked_inputs
 from one_core.ir import Model
 from one_core.plugin import Backend, Executable
-from one_backend_runtime.backend import TensorInfo, _info
+from one_backend_runtime.backend import TensorInfo, tensor_info
 
-from .build import build_shared
-from .generate import DEFAULT_INLINE_LIMIT, GeneratedProject, generate
+if TYPE_CHECKING:  # generation loads the runtime's kernels: only when a model is prepared
+    from .generate import GeneratedProject
 
 
 class _Library:
     """One loaded library: its input and output buffers as numpy views of the arena."""
 
     def __init__(self, project: GeneratedProject, cflags: str | None = None) -> None:
+        from .build import build_shared
+
         self.project = project
         path = build_shared(project, cflags)
         self.lib = ctypes.CDLL(str(path))
@@ -92,8 +94,8 @@ class CExecutable(Executable):
         self._name = name
         self._generation = generation
         self._cflags = cflags
-        self._inputs = [_info(t) for t in model.main.inputs]
-        self._outputs = [_info(t) for t in model.main.outputs]
+        self._inputs = [tensor_info(t) for t in model.main.inputs]
+        self._outputs = [tensor_info(t) for t in model.main.outputs]
         self._libraries: dict[tuple, _Library] = {}
         self._profiling = False
         dynamic = any(t.is_dynamic for t in model.main.inputs)
@@ -112,6 +114,8 @@ class CExecutable(Executable):
         key = tuple(shapes) if shapes is not None else None
         found = self._libraries.get(key)
         if found is None:
+            from .generate import generate
+
             project = generate(self.model, self._name, shapes, **self._generation)
             found = self._libraries[key] = _Library(project, self._cflags)
             if shapes is None:
@@ -119,15 +123,7 @@ class CExecutable(Executable):
         return found
 
     def run(self, inputs: Mapping[str, np.ndarray] | Sequence[np.ndarray]) -> dict[str, np.ndarray]:
-        given = order_inputs([i.name for i in self._inputs], inputs)
-        arrays = []
-        for info, x in zip(self._inputs, given):
-            x = np.asarray(x)
-            if x.dtype != info.dtype:
-                raise InputError(f"input '{info.name}': dtype {x.dtype}, expected {info.dtype}")
-            if len(x.shape) != len(info.shape) or any(d not in (-1, g) for d, g in zip(info.shape, x.shape)):
-                raise InputError(f"input '{info.name}': shape {list(x.shape)}, expected {list(info.shape)}")
-            arrays.append(x)
+        arrays = checked_inputs(self._inputs, inputs)
         key = tuple(tuple(x.shape) for x in arrays)
         library = self._libraries.get(key) or self._library([tuple(x.shape) for x in arrays])
         if self._profiling:
@@ -171,7 +167,8 @@ class CBackend(Backend):
     def prepare(self, model: Model, **options: Any) -> Executable:
         shapes = options.pop("input_shapes", None)
         name = options.pop("name", "model")
-        generation = {"inline_limit": int(options.pop("inline_limit", DEFAULT_INLINE_LIMIT)),
+        limit = options.pop("inline_limit", None)
+        generation = {"inline_limit": None if limit is None else int(limit),
                       "threads": int(options.pop("threads", 1))}
         cflags = options.pop("cflags", None)
         if options:

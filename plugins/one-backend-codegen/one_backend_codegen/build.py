@@ -16,7 +16,10 @@ from pathlib import Path
 
 from one_core.errors import OneError
 
-from .generate import GeneratedProject
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .generate import GeneratedProject
 
 #: Flags of the library the Python backend loads (ONE_CODEGEN_CFLAGS overrides them).
 DEFAULT_CFLAGS = "-std=c99 -O3 -march=native -Wall -Wextra -Werror -pedantic -fPIC"

@@ -11,7 +11,6 @@ from one_core.cli.progress import step
 from one_core.errors import InputError
 from one_core.options import parse_shapes
 
-from .generate import DEFAULT_INLINE_LIMIT, generate
 
 
 @click.command("codegen")
@@ -22,19 +21,21 @@ from .generate import DEFAULT_INLINE_LIMIT, generate
 @click.option("--input_shapes", "--input-shapes", "input_shapes", default=None,
               help="Static shapes for inputs with dynamic dimensions, e.g. 1,224,224,3:1,10.")
 @click.option("--max_inline_weights", "--max-inline-weights", "inline_limit", type=int,
-              default=DEFAULT_INLINE_LIMIT, show_default=True,
-              help="Weights up to this many bytes are compiled in; more go to NAME.weights.")
+              default=None, help="Weights up to this many bytes (default 1 MiB) are compiled in; more go to "
+                                 "NAME.weights.")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
               help="Threads an OpenMP build (-fopenmp) may give the 8-bit convolutions (one scratch block each).")
 def codegen_command(model: Path, output: Path, name: str | None, input_shapes: str | None,
-                    inline_limit: int, threads: int) -> None:
+                    inline_limit: int | None, threads: int) -> None:
     """Generate dependency-free C99 for MODEL: library, weights, Makefile, CMakeLists.txt, main.c."""
     click.echo(run_codegen(model, output, name, input_shapes, inline_limit, threads))
 
 
 def run_codegen(model: Path, output: Path, name: str | None = None, input_shapes: str | None = None,
-                inline_limit: int = DEFAULT_INLINE_LIMIT, threads: int = 1) -> str:
+                inline_limit: int | None = None, threads: int = 1) -> str:
     """Load, generate and write; returns the summary line."""
+    from .generate import generate  # loads the runtime's kernels: not when the command is only listed
+
     name = name or _identifier(model.stem)
     shapes = parse_shapes(input_shapes, "--input_shapes") if input_shapes else None
     with step(f"loading {model}"):

@@ -91,12 +91,13 @@ def generate(
     model: Model,
     name: str = "model",
     input_shapes_: Sequence[Sequence[int]] | None = None,
-    inline_limit: int = DEFAULT_INLINE_LIMIT,
+    inline_limit: int | None = None,
     threads: int = 1,
 ) -> GeneratedProject:
     """Generate the C project of `model` (nothing is written; see GeneratedProject.write).
 
-    `threads`: how many threads an OpenMP build (-fopenmp) may use where kernels need a scratch
+    `inline_limit`: constants up to this many bytes are compiled in (default 1 MiB), more go to
+    an external blob. `threads`: how many threads an OpenMP build (-fopenmp) may use where kernels need a scratch
     block per thread (the 8-bit convolutions); the arena holds that many blocks. Matrix products
     and depthwise rows share work between any number of threads regardless."""
     if threads < 1:
@@ -110,7 +111,8 @@ def generate(
         return spec is not None and spec.check(op, known)
 
     static = prepare_static(model, input_shapes(model, input_shapes_), supported)
-    return _Generator(static, name, table, threads).generate(inline_limit)
+    limit = DEFAULT_INLINE_LIMIT if inline_limit is None else inline_limit
+    return _Generator(static, name, table, threads).generate(limit)
 
 
 class _Generator:

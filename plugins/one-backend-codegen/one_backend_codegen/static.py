@@ -15,9 +15,6 @@ import numpy as np
 
 from one_core.errors import InputError, UnsupportedOperatorError
 from one_core.ir import Model, Operator, Tensor
-from one_backend_runtime.backend import installed_kernels
-from one_backend_runtime.kernels.base import OpContext
-from one_backend_runtime.kernels.gather_scatter import dense_constant
 
 #: Operators whose output depends only on the shape of their input.
 _SHAPE_ONLY = {"SHAPE", "RANK"}
@@ -72,6 +69,10 @@ def prepare_static(
     supported: Callable[[Operator, Callable[[Tensor | None], bool]], bool],
 ) -> StaticModel:
     """Fold what is known, check every remaining operator is supported, trace the shapes."""
+    from one_backend_runtime.backend import installed_kernels  # the kernels load on first use only
+    from one_backend_runtime.kernels.base import OpContext
+    from one_backend_runtime.kernels.gather_scatter import dense_constant
+
     sg = model.main
     builtin, custom = installed_kernels()
     known = {id(t) for t in sg.tensors if t.is_constant}

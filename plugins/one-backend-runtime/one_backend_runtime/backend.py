@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from one_core.errors import InputError, OneError
-from one_core.inputs import order_inputs
+from one_core.inputs import checked_inputs
 from one_core.ir import Model, Tensor
 from one_core.plugin import Backend, Executable, get_plugins
 
@@ -80,8 +80,8 @@ class RuntimeExecutable(Executable):
         self.model = model
         self.program = ModelProgram(model, builtin, custom)
         main = model.main
-        self._inputs = [_info(t) for t in main.inputs]
-        self._outputs = [_info(t) for t in main.outputs]
+        self._inputs = [tensor_info(t) for t in main.inputs]
+        self._outputs = [tensor_info(t) for t in main.outputs]
         self._input_tensors = list(main.inputs)
 
     @property
@@ -93,7 +93,7 @@ class RuntimeExecutable(Executable):
         return self._outputs
 
     def run(self, inputs: Mapping[str, np.ndarray] | Sequence[np.ndarray]) -> dict[str, np.ndarray]:
-        arrays = self._check(inputs)
+        arrays = checked_inputs(self._inputs, inputs)
         results = self.program.run_subgraph(0, arrays)
         return {info.name: _owned(np.asarray(r), arrays) for info, r in zip(self._outputs, results)}
 
@@ -112,17 +112,6 @@ class RuntimeExecutable(Executable):
                 rows.append((step.label, name, program.profile.get(i, 0.0)))
         return rows
 
-    def _check(self, inputs: Mapping[str, np.ndarray] | Sequence[np.ndarray]) -> list[np.ndarray]:
-        given = order_inputs([i.name for i in self._inputs], inputs)
-        out = []
-        for info, x in zip(self._inputs, given):
-            x = np.asarray(x)
-            if x.dtype != info.dtype:
-                raise InputError(f"input '{info.name}': dtype {x.dtype}, expected {info.dtype}")
-            if len(x.shape) != len(info.shape) or any(d not in (-1, g) for d, g in zip(info.shape, x.shape)):
-                raise InputError(f"input '{info.name}': shape {list(x.shape)}, expected {list(info.shape)}")
-            out.append(x)
-        return out
 
 
 def _owned(result: np.ndarray, inputs: Sequence[np.ndarray]) -> np.ndarray:
@@ -133,7 +122,8 @@ def _owned(result: np.ndarray, inputs: Sequence[np.ndarray]) -> np.ndarray:
     return result
 
 
-def _info(t: Tensor) -> TensorInfo:
+def tensor_info(t: Tensor) -> TensorInfo:
+    """The description users see of a model input or output."""
     shape = t.shape_signature if t.shape_signature is not None and len(t.shape_signature) == len(t.shape) else t.shape
     np_type = t.dtype.numpy
     if np_type is None:
