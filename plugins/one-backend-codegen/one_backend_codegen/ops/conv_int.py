@@ -69,17 +69,20 @@ def requant(e: OpEmit, channels: int, mode: int, float_product: bool) -> list:
             e.array("int64_t", [f"INT64_C({v})" for v in negw.tolist()]), e.array("int32_t", (31 + right).tolist())]
 
 
-def weights_and_bias(e: OpEmit, w_kn: np.ndarray, fold: bool) -> tuple[np.ndarray, np.ndarray]:
-    """[K, N] weights minus their zero point (int64) and the bias (int64) with the input zero
-    point folded in when `fold`."""
+def weights_and_bias(e: OpEmit, w_kn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """[K, N] weights minus their zero point (int64) and the bias (int64)."""
     w_t = e.input(1)
     zw = 0 if w_t.quantization.scale.size > 1 else int(qparams(w_t)[1][0])
     wq = w_kn.astype(np.int64) - zw
     b_t = e.input(2) if len(e.op.inputs) > 2 else None
     bias = np.zeros(wq.shape[1], np.int64) if b_t is None else e.value(b_t).astype(np.int64).ravel()
-    if fold:
-        bias = bias - int(qparams(e.input(0))[1][0]) * wq.sum(axis=0)
     return wq, bias
+
+
+def folded_bias(e: OpEmit, wq: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """The bias with the input zero point folded in, for the integer products of raw inputs:
+    bias[n] - zp_in * sum_k w[k][n]."""
+    return bias - int(qparams(e.input(0))[1][0]) * wq.sum(axis=0)
 
 
 def _conv_mode(e: OpEmit) -> int:
@@ -142,8 +145,9 @@ def conv2d_q(e: OpEmit) -> None:
     w = e.value(e.input(1))
     cout, kh, kw, cin = w.shape
     fields, _ = conv_params(e, False)
-    exact = float_exact(e, weights_and_bias(e, w.reshape(cout, kh * kw * cin).T, fold=False)[0])
-    wq, bias = weights_and_bias(e, w.reshape(cout, kh * kw * cin).T, fold=not exact)
+    wq, bias = weights_and_bias(e, w.reshape(cout, kh * kw * cin).T)
+    exact = float_exact(e, wq)
+    bias = bias if exact else folded_bias(e, wq, bias)
     p = _qconv_params(e, False, cout, wq, qf_slots(e, fields[0] * fields[4] * fields[5]) if exact else 1)
     if exact:
         _float_exact_call(e, f"one_conv2d_qf{suf}", f"{p}, {e.ptr(e.input(0))}", wq, bias, kh * kw * cin, cout,
@@ -164,7 +168,7 @@ def depthwise_q(e: OpEmit) -> None:
     suf, acc_t, btype = _acc(e)
     w = e.value(e.input(1))
     _, kh, kw, cout = w.shape
-    wq, bias = weights_and_bias(e, w.reshape(kh * kw, cout), fold=False)
+    wq, bias = weights_and_bias(e, w.reshape(kh * kw, cout))
     batch, oh, ow, _ = e.shape(e.output())
     slots = min(e.threads, batch * oh)  # one accumulator row per thread
     p = _qconv_params(e, True, cout, wq, slots)
@@ -177,8 +181,9 @@ def fully_connected_q(e: OpEmit) -> None:
     suf, _, btype = _acc(e)
     w = e.value(e.input(1))
     n_out, k = w.shape
-    exact = float_exact(e, weights_and_bias(e, w.T, fold=False)[0])
-    wq, bias = weights_and_bias(e, w.T, fold=not exact)
+    wq, bias = weights_and_bias(e, w.T)
+    exact = float_exact(e, wq)
+    bias = bias if exact else folded_bias(e, wq, bias)
     per_channel = e.input(1).quantization.scale.size > 1
     mode = RQ_SINGLE if e.output().dtype == DType.UINT8 else RQ_DOUBLE
     rq = e.params("one_rq", requant(e, n_out, mode, float_product=not per_channel))
