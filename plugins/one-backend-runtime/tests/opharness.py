@@ -121,10 +121,11 @@ def run_litert(path: Path, inputs: Sequence[np.ndarray], reference: bool = True)
     return [it.get_tensor(d["index"]) for d in it.get_output_details()]
 
 
-def run_ours(path: Path, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+def run_ours(path: Path, inputs: Sequence[np.ndarray], backend: str = "runtime", **options) -> list[np.ndarray]:
+    """Outputs in model order on one of our backends (`options` go to its prepare)."""
     import one_core
 
-    session = one_core.Session(path, backend="runtime")
+    session = one_core.Session(path, backend=backend, **options)
     result = session.run(list(inputs))
     return [result[o.name] for o in session.outputs]
 
@@ -134,14 +135,18 @@ def check(path: Path, seed: int = 0, rtol: float = 1e-5, inputs: Sequence[np.nda
     largest magnitude, everything else exactly."""
     rng = np.random.default_rng(seed)
     xs = list(inputs) if inputs is not None else random_inputs(path, rng)
-    want = run_litert(path, xs)
-    got = run_ours(path, xs)
+    assert_outputs_match(run_ours(path, xs), run_litert(path, xs), rtol, "vs LiteRT")
+
+
+def assert_outputs_match(got: Sequence[np.ndarray], want: Sequence[np.ndarray], rtol: float, label: str) -> None:
+    """Same count, dtypes and shapes; floats within `rtol` of each output's largest magnitude,
+    everything else exactly."""
     assert len(got) == len(want)
     for i, (g, w) in enumerate(zip(got, want)):
-        assert g.dtype == w.dtype, f"output {i}: dtype {g.dtype}, LiteRT {w.dtype}"
-        assert g.shape == w.shape, f"output {i}: shape {g.shape}, LiteRT {w.shape}"
+        assert g.dtype == w.dtype, f"{label} output {i}: dtype {g.dtype}, expected {w.dtype}"
+        assert g.shape == w.shape, f"{label} output {i}: shape {g.shape}, expected {w.shape}"
         if np.issubdtype(w.dtype, np.floating):
             scale = max(float(np.abs(w).max()) if w.size else 0.0, 1e-30)
-            np.testing.assert_allclose(g, w, rtol=0, atol=rtol * scale, err_msg=f"output {i}")
+            np.testing.assert_allclose(g, w, rtol=0, atol=rtol * scale, err_msg=f"{label} output {i}")
         else:
-            np.testing.assert_array_equal(g, w, err_msg=f"output {i}")
+            np.testing.assert_array_equal(g, w, err_msg=f"{label} output {i}")

@@ -252,18 +252,23 @@ def one_op_tflite(path: Path, name: str, options, inputs: list, outputs: list) -
     return path
 
 
-def _u8_conv(tmp_path, kind: str, act: int, rng: np.random.Generator) -> Path:
-    x = qtensor("x", DType.UINT8, (1, 9, 8, 4), 0.05, 120)
+def uint8_conv_model(tmp_path, kind: str, act: int, rng: np.random.Generator, channels: int = 4,
+                     outputs: int = 6) -> Path:
+    """A one-operator uint8 model (per-tensor weights with a zero point): "conv" (3x3, stride 2,
+    `outputs` channels), "depthwise" (multiplier 2) or "transpose", on a [1, 9, 8, channels] input."""
+    x = qtensor("x", DType.UINT8, (1, 9, 8, channels), 0.05, 120)
     if kind == "conv":
-        w = qtensor("w", DType.UINT8, (6, 3, 3, 4), 0.01, 131, rng.integers(80, 180, (6, 3, 3, 4)).astype(np.uint8))
-        b = qtensor("b", DType.INT32, (6,), 0.05 * 0.01, 0, rng.integers(-3000, 3000, 6).astype(np.int32))
-        y = qtensor("y", DType.UINT8, (1, 5, 4, 6), 0.04, 128)
+        w = qtensor("w", DType.UINT8, (outputs, 3, 3, channels), 0.01, 131,
+                    rng.integers(80, 180, (outputs, 3, 3, channels)).astype(np.uint8))
+        b = qtensor("b", DType.INT32, (outputs,), 0.05 * 0.01, 0, rng.integers(-3000, 3000, outputs).astype(np.int32))
+        y = qtensor("y", DType.UINT8, (1, 5, 4, outputs), 0.04, 128)
         opts = Conv2DOptions(padding=Padding.SAME, stride_w=2, stride_h=2, fused_activation_function=act)
         return one_op_tflite(tmp_path / "conv.tflite", "CONV_2D", opts, [x, w, b], [y])
     if kind == "depthwise":
-        w = qtensor("w", DType.UINT8, (1, 3, 3, 8), 0.02, 127, rng.integers(60, 200, (1, 3, 3, 8)).astype(np.uint8))
-        b = qtensor("b", DType.INT32, (8,), 0.05 * 0.02, 0, rng.integers(-2000, 2000, 8).astype(np.int32))
-        y = qtensor("y", DType.UINT8, (1, 9, 8, 8), 0.03, 125)
+        c = 2 * channels
+        w = qtensor("w", DType.UINT8, (1, 3, 3, c), 0.02, 127, rng.integers(60, 200, (1, 3, 3, c)).astype(np.uint8))
+        b = qtensor("b", DType.INT32, (c,), 0.05 * 0.02, 0, rng.integers(-2000, 2000, c).astype(np.int32))
+        y = qtensor("y", DType.UINT8, (1, 9, 8, c), 0.03, 125)
         opts = DepthwiseConv2DOptions(padding=Padding.SAME, stride_w=1, stride_h=1, depth_multiplier=2,
                                       fused_activation_function=act)
         return one_op_tflite(tmp_path / "dw.tflite", "DEPTHWISE_CONV_2D", opts, [x, w, b], [y])
@@ -279,7 +284,7 @@ def _u8_conv(tmp_path, kind: str, act: int, rng: np.random.Generator) -> Path:
 @pytest.mark.parametrize("act", [ActivationFunctionType.NONE, ActivationFunctionType.RELU6])
 def test_uint8_per_tensor(tmp_path, kind, act):
     rng = np.random.default_rng(7)
-    check(_u8_conv(tmp_path, kind, int(act), rng))
+    check(uint8_conv_model(tmp_path, kind, int(act), rng))
 
 
 # ---------------------------------------------------------------------------------------------
