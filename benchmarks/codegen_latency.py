@@ -15,10 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
-import platform
-import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -81,43 +78,32 @@ def main() -> int:
     memory: dict[str, dict[str, float]] = {}
     for name in args.models.split(","):
         path = MODELS[name]()
-        x = rl._input(path)
-        results[name] = {}
-        for engine, bench in ENGINES.items():
-            try:
-                results[name][engine] = bench(path, x, args.warmup, args.repeat)
-            except Exception as exc:  # an engine failing on a model is a result, not a crash
-                results[name][engine] = f"fails ({type(exc).__name__}: {str(exc)[:50]})"
-            print(f"{name:<20} {engine:<20} {results[name][engine]}", file=sys.stderr)
+        results[name] = rl.measure_engines(name, path, rl._input(path), ENGINES, args.warmup, args.repeat)
         memory[name] = sizes(path)
 
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    print(f"Batch 1, medians of {args.repeat} runs after {args.warmup} warm-up ({machine})\n")
+    print(f"Batch 1, medians of {args.repeat} runs after {args.warmup} warm-up ({rl.machine()})\n")
     print("| model | " + " | ".join(ENGINES) + " | C 2t / LiteRT | C 2t / onert | C 1t / onert |")
     print("| --- |" + " --- |" * (len(ENGINES) + 3))
-    ratios = {"C, 1 thread": [], "C, OpenMP 2 threads": []}
+    ratios: dict[str, list[float]] = {"C, 1 thread": [], "C, OpenMP 2 threads": []}
     for name, row in results.items():
-        cells = [f"{v:.1f} ms" if isinstance(v, float) else v for v in row.values()]
-
-        def ratio(a: str, b: str, row: dict = row) -> float | None:
-            return row[a] / row[b] if isinstance(row[a], float) and isinstance(row[b], float) else None
-
-        for engine in ratios:
-            if ratio(engine, "LiteRT"):
-                ratios[engine].append(ratio(engine, "LiteRT"))
-        shown = [ratio("C, OpenMP 2 threads", "LiteRT"), ratio("C, OpenMP 2 threads", "onert"),
-                 ratio("C, 1 thread", "onert")]
-        print(f"| {name} | " + " | ".join(cells) + " | " + " | ".join(f"{r:.2f}x" if r else "-" for r in shown) + " |")
+        for engine, found in ratios.items():
+            r = rl.ratio(row, engine, "LiteRT")
+            if r:
+                found.append(r)
+        shown = [rl.ratio(row, "C, OpenMP 2 threads", "LiteRT"), rl.ratio(row, "C, OpenMP 2 threads", "onert"),
+                 rl.ratio(row, "C, 1 thread", "onert")]
+        print(f"| {name} | " + " | ".join(rl.cells(row)) + " | "
+              + " | ".join(f"{r:.2f}x" if r else "-" for r in shown) + " |")
     for engine, rs in ratios.items():
         if rs:
-            print(f"\nGeometric mean of {engine} / LiteRT: {math.exp(statistics.fmean(map(math.log, rs))):.2f}x")
+            print(f"\nGeometric mean of {engine} / LiteRT: {rl.geometric_mean(rs):.2f}x")
     print("\n| model | arena | runtime's largest live activations | runtime peak RSS growth | code (.text) | weights |")
     print("| --- | --- | --- | --- | --- | --- |")
     for name, m in memory.items():
         print(f"| {name} | {m['arena_mb']:.2f} MB | {m['runtime_live_activations_mb']:.2f} MB | "
               f"{m['runtime_peak_rss_growth_mb']:.1f} MB | {m['code_kb']:.0f} kB | {m['weights_mb']:.1f} MB |")
     if args.json:
-        args.json.write_text(json.dumps({"machine": machine, "latency_ms": results, "sizes": memory}, indent=1))
+        args.json.write_text(json.dumps({"machine": rl.machine(), "latency_ms": results, "sizes": memory}, indent=1))
     return 0
 
 

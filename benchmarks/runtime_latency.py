@@ -165,6 +165,36 @@ def memory_report(path: Path, x: np.ndarray) -> dict[str, float]:
             "prepare_peak_growth_mb": prepared / 1e6, "peak_rss_growth_mb": total / 1e6}
 
 
+def measure_engines(name: str, path: Path, x: np.ndarray, engines: dict[str, Callable], warmup: int,
+                    repeat: int) -> dict[str, float | str]:
+    """Median latency per engine on one model; an engine failing is a result ("fails (...)")."""
+    row: dict[str, float | str] = {}
+    for engine, bench in engines.items():
+        try:
+            row[engine] = bench(path, x, warmup, repeat)
+        except Exception as exc:  # an engine failing on a model is a result, not a crash
+            row[engine] = f"fails ({type(exc).__name__}: {str(exc)[:50]})"
+        print(f"{name:<20} {engine:<20} {row[engine]}", file=sys.stderr)
+    return row
+
+
+def ratio(row: dict[str, float | str], a: str, b: str) -> float | None:
+    """row[a] / row[b] when both engines ran."""
+    return row[a] / row[b] if isinstance(row[a], float) and isinstance(row[b], float) else None
+
+
+def geometric_mean(values: list[float]) -> float:
+    return math.exp(statistics.fmean(map(math.log, values)))
+
+
+def machine() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def cells(row: dict[str, float | str]) -> list[str]:
+    return [f"{v:.1f} ms" if isinstance(v, float) else v for v in row.values()]
+
+
 ENGINES = {"this runtime": bench_ours, "LiteRT": bench_litert, "onert": bench_onert, "onnxruntime": bench_onnxruntime}
 
 
@@ -180,37 +210,26 @@ def main() -> int:
     results: dict[str, dict[str, float | str]] = {}
     for name in args.models.split(","):
         path = zoo[name]()
-        x = _input(path)
-        results[name] = {}
-        for engine, bench in ENGINES.items():
-            try:
-                results[name][engine] = bench(path, x, args.warmup, args.repeat)
-            except Exception as exc:  # an engine failing on a model is a result, not a crash
-                results[name][engine] = f"fails ({type(exc).__name__}: {str(exc)[:50]})"
-            print(f"{name:<20} {engine:<14} {results[name][engine]}", file=sys.stderr)
+        results[name] = measure_engines(name, path, _input(path), ENGINES, args.warmup, args.repeat)
 
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    print(f"Batch 1, {THREADS} threads, medians of {args.repeat} runs after {args.warmup} warm-up ({machine})\n")
+    print(f"Batch 1, {THREADS} threads, medians of {args.repeat} runs after {args.warmup} warm-up ({machine()})\n")
     print("| model | " + " | ".join(ENGINES) + " | ours / LiteRT | ours / onert |")
     print("| --- |" + " --- |" * (len(ENGINES) + 2))
     ratios = []
     for name, row in results.items():
-        cells = [f"{v:.1f} ms" if isinstance(v, float) else v for v in row.values()]
-        ours, lite, onert = row["this runtime"], row["LiteRT"], row["onert"]
-        r_lite = ours / lite if isinstance(ours, float) and isinstance(lite, float) else None
-        r_onert = ours / onert if isinstance(ours, float) and isinstance(onert, float) else None
+        r_lite, r_onert = ratio(row, "this runtime", "LiteRT"), ratio(row, "this runtime", "onert")
         if r_lite:
             ratios.append(r_lite)
-        print(f"| {name} | " + " | ".join(cells) + f" | {f'{r_lite:.2f}x' if r_lite else '-'} | "
+        print(f"| {name} | " + " | ".join(cells(row)) + f" | {f'{r_lite:.2f}x' if r_lite else '-'} | "
               f"{f'{r_onert:.2f}x' if r_onert else '-'} |")
     if ratios:
-        print(f"\nGeometric mean of ours / LiteRT: {math.exp(statistics.fmean(map(math.log, ratios))):.2f}x")
+        print(f"\nGeometric mean of ours / LiteRT: {geometric_mean(ratios):.2f}x")
     memory = memory_report(modelzoo.mobilenet_v2(), _input(modelzoo.mobilenet_v2()))
     print(f"\nMobileNetV2 memory: weights {memory['weights_mb']:.1f} MB, largest live activation set "
           f"{memory['largest_live_activations_mb']:.1f} MB; peak RSS growth: after prepare "
           f"{memory['prepare_peak_growth_mb']:.1f} MB, after one inference {memory['peak_rss_growth_mb']:.1f} MB")
     if args.json:
-        args.json.write_text(json.dumps({"machine": machine, "latency_ms": results, "memory": memory}, indent=1))
+        args.json.write_text(json.dumps({"machine": machine(), "latency_ms": results, "memory": memory}, indent=1))
     return 0
 
 
