@@ -8,17 +8,20 @@ installed frontends, passes and packager; `one init` writes a starter cfg for a 
 
 from .cfg import ORDER, read_cfg
 from .runner import PlannedStep, build, plan, run
-from .steps import DRIVERS, StepSpec, Strictness
+from .steps import DRIVERS, Driver, StepSpec, Strictness, driver_for, path_of
 from .template import starter_cfg, write_starter_cfg
 from .workflow import read_workflow, run_order
 
 __all__ = [
     "DRIVERS",
+    "Driver",
     "ORDER",
     "PlannedStep",
     "StepSpec",
     "Strictness",
     "build",
+    "driver_for",
+    "path_of",
     "plan",
     "read_cfg",
     "read_workflow",

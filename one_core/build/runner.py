@@ -17,7 +17,7 @@ from typing import Any
 from ..errors import InputError, OneError
 from ..passes.manager import select_passes
 from .cfg import read_cfg
-from .steps import DRIVERS, Driver, StepSpec, Strictness, Warn, path_of
+from .steps import Driver, StepSpec, Strictness, Warn, driver_for, path_of
 from .workflow import read_workflow
 
 Progress = Callable[[str], AbstractContextManager[Any]]
@@ -36,7 +36,7 @@ def plan(specs: Sequence[StepSpec], strictness: Strictness) -> list[PlannedStep]
     produced: set[Path] = set()
     skipped: dict[Path, str] = {}  # outputs of skipped steps: for a clearer message
     for spec in specs:
-        driver = DRIVERS[spec.driver]
+        driver = driver_for(spec.driver)
         reason = driver.unavailable()
         if reason is not None:
             strictness.problem(f"{spec.origin}: {reason}", "step skipped")
@@ -52,7 +52,8 @@ def plan(specs: Sequence[StepSpec], strictness: Strictness) -> list[PlannedStep]
         for path in inputs:
             if not path.exists() and _key(path) not in produced:
                 why = f" (the skipped {skipped[_key(path)]} would have written it)" if _key(path) in skipped else ""
-                raise InputError(f"{spec.origin}: input_path {path}: no such file or directory{why}")
+                key = next((k for k, v in options.items() if path_of(v) == path), "input")
+                raise InputError(f"{spec.origin}: {key} {path}: no such file or directory{why}")
         for path in outputs:
             if not driver.makes_directories and not path.parent.is_dir():
                 raise InputError(f"{spec.origin}: output_path {path}: directory {path.parent} does not exist")

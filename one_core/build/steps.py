@@ -319,7 +319,7 @@ DRIVERS: dict[str, Driver] = {d.name: d for d in (
                    flags=("save_intermediate",)),
     ImportDriver("one-import-tflite", "tflite", "one-frontend-tflite"),
     OptimizeDriver(),
-    Unavailable("one-quantize", "no quantizer is installed (install a quantizer plugin)"),
+    Unavailable("one-quantize", "no quantizer is installed (install one-quantizer)"),
     PackDriver(),
     CodegenDriver(),
     Unavailable("one-profile", "no profiling backend is installed (`one run --profile` times "
@@ -327,3 +327,9 @@ DRIVERS: dict[str, Driver] = {d.name: d for d in (
     Unavailable("one-partition", "model partitioning is not implemented"),
     Unavailable("one-infer", "no inference driver is installed (`one run` runs models and packages)"),
 )}
+
+
+def driver_for(name: str) -> Driver:
+    """The driver of cfg section `name`: a plugin's (`one_register_build_steps`), else the core's."""
+    steps = get_plugins().build_steps
+    return steps.get(name) if name in steps else DRIVERS[name]

@@ -37,5 +37,12 @@ def one_register_packagers(registry: Any) -> None:
 
 
 @hookspec
+def one_register_build_steps(registry: Any) -> None:
+    """Add onecc drivers (`one_core.build.Driver` objects named after ONE's cfg sections, such
+    as `one-quantize`): `registry.add(driver)`. They take the place of the core's own driver
+    for that section."""
+
+
+@hookspec
 def one_add_commands(cli: Any) -> None:
     """Add click commands to the `one` command group: `cli.add_command(command)`."""

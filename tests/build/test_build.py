@@ -226,9 +226,9 @@ _CYCLE = {"workflows": ["A", "B"], "A": {"run-after": ["B"], "cfg-reference": {"
      "x.cfg: unknown section 'one-optimise' (did you mean one-optimize?)"),
     ("missing_input", _TFLITE_CFG.replace("input_path=small.tflite", "input_path=missing.tflite"),
      "x.cfg [one-import-tflite]: input_path missing.tflite: no such file or directory"),
-    ("not_available", _TFLITE_CFG.replace("one-optimize=True", "one-optimize=True\none-quantize=True")
-     + "[one-quantize]\ninput_path=small.opt.circle\noutput_path=q.circle\n",
-     "x.cfg [one-quantize]: one-quantize is not available: no quantizer is installed"),
+    ("not_available", _TFLITE_CFG.replace("one-optimize=True", "one-optimize=True\none-partition=True")
+     + "[one-partition]\ninput_path=small.opt.circle\noutput_path=q.circle\n",
+     "x.cfg [one-partition]: one-partition is not available: model partitioning is not implemented"),
     ("no_section", _TFLITE_CFG.replace("one-optimize=True", "one-optimize=True\none-pack=True"),
      "x.cfg: one-pack is switched on in [onecc] but there is no [one-pack] section"),
     ("no_onecc", _TFLITE_CFG.replace("[onecc]", "[one-import]"), "x.cfg: no [onecc] section"),

@@ -9,11 +9,13 @@
 from .calibration import calibrate, percentile, moving_average
 from .data import random_records
 from .evaluate import Evaluation, evaluate
-from .quantize import SUPPORTED_OPERATORS, quantize, quantize_with_minmax
+from .config import LayerParams, LayerRule, QuantConfig, read_config
+from .quantize import INT16_OPERATORS, SUPPORTED_OPERATORS, quantize, quantize_with_minmax
 from .quantparams import copy_quantparam, force_quantparam
 from .requantize import requantize
+from .fake import fake_quantize
 from .weights import quantize_weights
 
-__all__ = ["SUPPORTED_OPERATORS", "Evaluation", "calibrate", "copy_quantparam", "evaluate", "force_quantparam",
-           "moving_average", "percentile", "quantize", "quantize_weights", "quantize_with_minmax", "random_records",
-           "requantize"]
+__all__ = ["INT16_OPERATORS", "SUPPORTED_OPERATORS", "Evaluation", "LayerParams", "LayerRule", "QuantConfig",
+           "calibrate", "copy_quantparam", "evaluate", "fake_quantize", "force_quantparam", "moving_average", "percentile", "quantize",
+           "quantize_weights", "quantize_with_minmax", "random_records", "read_config", "requantize"]

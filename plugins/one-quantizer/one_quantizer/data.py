@@ -8,7 +8,8 @@ of a one-input model each) or .npz files (one record each), read in name order."
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import zipfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Sized
 from pathlib import Path
 from typing import Any, Union
 
@@ -119,3 +120,45 @@ def _checked(arrays: list[np.ndarray], inputs: Sequence[Tensor], index: int) -> 
         if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
             raise InputError(f"{where}: contains NaN or infinity")
     return arrays
+
+
+def count_records(data: Records, inputs: Sequence[Tensor]) -> int | None:
+    """How many records `data` holds, when that is known without reading them (for progress)."""
+    if isinstance(data, Sized) and not isinstance(data, (str, bytes)):
+        return len(data)
+    if not isinstance(data, (str, os.PathLike)):
+        return None
+    path = Path(data)
+    if path.is_dir():
+        return sum(1 for p in path.iterdir() if p.suffix.lower() in (".npy", ".npz"))
+    if path.suffix.lower() == ".h5":
+        return _h5_count(path)
+    if path.suffix.lower() == ".npz" and inputs:
+        shape = _npz_shape(path, (inputs[0].name, "arr_0"))
+        return None if shape is None else 1 if len(shape) == len(inputs[0].shape) else shape[0]
+    return None
+
+
+def _h5_count(path: Path) -> int | None:
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            return len(f["value"]) if _h5_has_records(path) else 1
+    except (OSError, KeyError):
+        return None
+
+
+def _npz_shape(path: Path, keys: Sequence[str]) -> tuple[int, ...] | None:
+    """The shape of the first of `keys` stored in the .npz, read from its header only."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            name = next((f"{k}.npy" for k in keys if f"{k}.npy" in z.namelist()), None)
+            if name is None:
+                return None
+            with z.open(name) as f:
+                major, _ = np.lib.format.read_magic(f)
+                read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+                return tuple(read(f)[0])
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return None

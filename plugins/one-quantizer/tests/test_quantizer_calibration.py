@@ -3,6 +3,8 @@ data sources (.npz, ONE's .h5, a directory, an iterable) giving the same ranges.
 
 from __future__ import annotations
 
+import sys
+
 import h5py
 import numpy as np
 import pytest
@@ -10,6 +12,8 @@ import tensorflow as tf
 
 import one_core
 import one_quantizer
+from one_core.cli import cli
+from one_quantizer.data import count_records
 from qharness import tflite_model
 
 
@@ -74,9 +78,24 @@ def test_file_sources_agree(model, tmp_path):
     (tmp_path / "dir").mkdir()
     for i, r in enumerate(records):
         np.save(tmp_path / "dir" / f"{i:03d}.npy", r)
+    np.savez(tmp_path / "one.npz", records[0])
     ranges = []
     for source in (list(records), tmp_path / "calib.npz", tmp_path / "calib.h5", tmp_path / "dir"):
-        one_quantizer.calibrate(model, source)
+        seen: list[int] = []
+        one_quantizer.calibrate(model, source, on_record=seen.append)
         q = model.main.inputs[0].quantization
         ranges.append((float(q.min[0]), float(q.max[0])))
+        assert seen == list(range(1, 7)) and count_records(source, model.main.inputs) == 6, source
     assert len(set(ranges)) == 1, ranges
+    assert count_records(tmp_path / "one.npz", model.main.inputs) == 1
+    assert count_records(iter(records), model.main.inputs) is None
+
+
+def test_the_command_shows_calibration_progress_on_a_terminal(tmp_path, capsys, monkeypatch):
+    path = tflite_model(scaled, [((1, 4, 4, 2), np.float32)])
+    np.savez(tmp_path / "calib.npz", _records(5))
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    with pytest.raises(SystemExit) as e:
+        cli(["quantize", str(path), "-o", str(tmp_path / "q.circle"), "--input_data", str(tmp_path / "calib.npz")])
+    assert e.value.code == 0
+    assert "calibrating (records)" in (err := capsys.readouterr().err) and "5/5" in err, err
