@@ -5,19 +5,36 @@ transposes (and cancel) or leave a producer free for a fusion:
     op(TRANSPOSE(x)) -> TRANSPOSE(op'(x))   (op' reads its constant transposed back)
 
 Float32 without quantization only. As in ONE, the moved operator stays for its other readers
-(then there are two) and goes with the dead code otherwise."""
+(then there are two) and goes with the dead code otherwise.
+
+Also the layout passes: `convert_nchw_to_nhwc` (the core's layout propagation) and the two that
+make the main graph's rank-4 inputs and outputs channels-last."""
 
 from __future__ import annotations
 
+import json
+from abc import abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from one_core.ir import Operator, Subgraph, Tensor
-from one_core.ir.options import ReshapeOptions
+from one_core.ir import Model, Operator, Subgraph, Tensor
+from one_core.ir.options import ReshapeOptions, TransposeOptions
 from one_core.passes import OperatorPass, Pass, SubgraphPass, layout
-from one_core.passes.rewrite import add_constant, constant, int_list, is_float, signature, unique_name
+from one_core.passes.rewrite import (
+    add_constant,
+    bypass,
+    constant,
+    int_list,
+    is_float,
+    is_input,
+    is_output,
+    remove_dead,
+    signature,
+    take_over_output,
+    unique_name,
+)
 
 from .common import producer_in, split_const
 
@@ -162,7 +179,8 @@ class ConvertNchwToNhwcPass(SubgraphPass):
     """Channels-first graphs whose channels-last operators sit between Transposes (imports that
     went operator by operator) become channels-last throughout: the core's layout propagation
     merges Transposes and sinks them through layout-agnostic operators until only the model's
-    boundaries keep one. Inputs and outputs keep their layout."""
+    boundaries keep one. Inputs and outputs keep their layout (see `nchw_to_nhwc_input_shape`
+    and `nchw_to_nhwc_output_shape`)."""
 
     name = "convert_nchw_to_nhwc"
     description = "propagate layout Transposes through layout-agnostic operators until they cancel"
@@ -172,5 +190,124 @@ class ConvertNchwToNhwcPass(SubgraphPass):
         return layout.propagate(sg)
 
 
+#: TRANSPOSE permutations of rank-4 tensors into channels-last and back into channels-first.
+TO_NHWC, TO_NCHW = [0, 2, 3, 1], [0, 3, 1, 2]
+
+#: Model metadata naming the main graph's inputs and outputs made channels-last (JSON
+#: {"inputs": [...], "outputs": [...]}): nothing in the graph tells an NHWC input from an NCHW
+#: one, so this is what keeps a second run (in another `one optimize` too) from permuting them again.
+NHWC_IO_METADATA = "one_nhwc_io"
+
+
+class _NhwcInterfacePass(Pass):
+    """Makes the main graph's rank-4 inputs or outputs (`side`) channels-last, assuming they are
+    channels-first ([N, C, H, W] becomes [N, H, W, C]), each once: see `NHWC_IO_METADATA`."""
+
+    side = ""
+
+    def run(self, model: Model) -> bool:
+        if not model.subgraphs:
+            return False
+        sg = model.main
+        done = json.loads(model.metadata.get(NHWC_IO_METADATA, b"{}"))
+        names = done.setdefault(self.side, [])
+        changed = False
+        for t in dict.fromkeys(sg.inputs if self.side == "inputs" else sg.outputs):
+            if t.name not in names and self._convertible(sg, t):
+                self._convert(sg, t)
+                names.append(t.name)
+                changed = True
+        if changed:
+            model.metadata[NHWC_IO_METADATA] = json.dumps(done).encode()
+        return changed
+
+    def _convertible(self, sg: Subgraph, t: Tensor) -> bool:
+        """A computed rank-4 tensor, not both an input and an output, without per-channel
+        quantization (its axis would move)."""
+        q = t.quantization
+        return (len(t.shape) == 4 and t.data is None and not (q is not None and q.is_per_channel)
+                and not (is_input(sg, t) and is_output(sg, t)))
+
+    @abstractmethod
+    def _convert(self, sg: Subgraph, t: Tensor) -> None:
+        """Make `t` channels-last, keeping what the graph computes."""
+
+
+class NchwToNhwcInputShapePass(_NhwcInterfacePass):
+    """Rank-4 inputs of the main graph become channels-last. TRANSPOSEs [0, 2, 3, 1] reading
+    one (the boundary `convert_nchw_to_nhwc` leaves) go: their readers read the input; other
+    readers read it through a new TRANSPOSE [0, 3, 1, 2], which layout propagation may then
+    cancel. ONE's circle2circle option of the same name."""
+
+    name = "nchw_to_nhwc_input_shape"
+    description = "make rank-4 model inputs NHWC (boundary TRANSPOSEs go, or one is added)"
+    levels = frozenset()
+    side = "inputs"
+
+    def _convert(self, sg: Subgraph, x: Tensor) -> None:
+        nchw = _nchw_copy(sg, x)
+        sg.replace_all_uses(x, nchw)
+        _permute(x)
+        to_nchw = sg.add_operator(_transpose(sg, x, nchw, TO_NCHW), 0)
+        for reader in list(nchw.consumers):
+            if _is_transpose(reader, TO_NHWC):
+                bypass(sg, reader, x, reader.outputs[0])
+        remove_dead(sg, [to_nchw])
+
+
+class NchwToNhwcOutputShapePass(_NhwcInterfacePass):
+    """Rank-4 outputs of the main graph become channels-last, keeping their tensors (names,
+    signatures). An output written by a TRANSPOSE [0, 3, 1, 2] is written by the producer of
+    that transpose's input instead; any other gets a new TRANSPOSE [0, 2, 3, 1]. Operators
+    reading the output read its channels-first value still. ONE's circle2circle option of the
+    same name."""
+
+    name = "nchw_to_nhwc_output_shape"
+    description = "make rank-4 model outputs NHWC (boundary TRANSPOSEs go, or one is added)"
+    levels = frozenset()
+    side = "outputs"
+
+    def _convertible(self, sg: Subgraph, t: Tensor) -> bool:
+        return super()._convertible(sg, t) and producer_in(sg, t) is not None
+
+    def _convert(self, sg: Subgraph, y: Tensor) -> None:
+        producer, nchw = y.producer, _nchw_copy(sg, y)
+        producer.set_outputs(nchw if t is y else t for t in producer.outputs)
+        for reader in list(y.consumers):
+            reader.set_inputs(nchw if t is y else t for t in reader.inputs)
+        _permute(y)
+        src = producer.input(0) if _is_transpose(producer, TO_NCHW) else None
+        if producer_in(sg, src) is None or is_output(sg, src):
+            sg.add_operator(_transpose(sg, nchw, y, TO_NHWC), sg.operators.index(producer) + 1)
+            return
+        take_over_output(sg, src.producer, src, y)
+        sg.replace_all_uses(src, y)
+        remove_dead(sg, [producer])
+
+
+def _is_transpose(op: Operator, perm: list[int]) -> bool:
+    return op.name == "TRANSPOSE" and int_list(op.input(1)) == perm
+
+
+def _transpose(sg: Subgraph, x: Tensor, y: Tensor, perm: list[int]) -> Operator:
+    """A new TRANSPOSE `x -> y` by `perm` (not added to `sg`'s operators)."""
+    perm_t = add_constant(sg, f"{y.name}/perm", np.asarray(perm, np.int32))
+    return Operator("TRANSPOSE", [x, perm_t], [y], TransposeOptions())
+
+
+def _nchw_copy(sg: Subgraph, t: Tensor) -> Tensor:
+    """A new tensor like `t` (which is about to become channels-last), named `<name>_nchw`."""
+    return sg.add_tensor(Tensor(unique_name(sg, f"{t.name}_nchw"), t.dtype, t.shape,
+                                shape_signature=t.shape_signature, quantization=t.quantization, has_rank=t.has_rank))
+
+
+def _permute(t: Tensor) -> None:
+    """Give the rank-4 `t` the channels-last shape (and shape signature) of its value."""
+    t.shape = tuple(t.shape[p] for p in TO_NHWC)
+    if t.shape_signature is not None:
+        t.shape_signature = tuple(t.shape_signature[p] for p in TO_NHWC)
+
+
 def forward_passes() -> list[Pass]:
-    return [ForwardReshapeToUnaryOpPass(), ForwardTransposeOpPass(), ConvertNchwToNhwcPass()]
+    return [ForwardReshapeToUnaryOpPass(), ForwardTransposeOpPass(), ConvertNchwToNhwcPass(),
+            NchwToNhwcInputShapePass(), NchwToNhwcOutputShapePass()]

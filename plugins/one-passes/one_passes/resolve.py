@@ -1,5 +1,6 @@
 """Custom operators that are builtins in disguise (TensorFlow ops kept as CUSTOM by older
-converters and ONE's tf2tflite): AddV2, BatchMatMulV2, MatMul, MaxPoolWithArgmax, SplitV."""
+converters and ONE's tf2tflite): AddV2, BatchMatMulV2, MatMul, MaxPoolWithArgmax (its argmax
+output rebuilt from builtins), SplitV."""
 
 from __future__ import annotations
 
@@ -7,17 +8,31 @@ from typing import Any
 
 import numpy as np
 
-from one_core.ir import DType, Operator, Subgraph
+from one_core.ir import DType, Operator, Subgraph, Tensor
 from one_core.ir.options import (
     AddOptions,
+    ArgMaxOptions,
     BatchMatMulOptions,
+    DepthwiseConv2DOptions,
     FullyConnectedOptions,
+    GatherOptions,
     Padding,
+    PadV2Options,
     Pool2DOptions,
     SplitVOptions,
 )
 from one_core.passes import OperatorPass
-from one_core.passes.rewrite import add_constant, constant, is_float, is_quantized, is_used, replace_operator
+from one_core.passes.rewrite import (
+    add_constant,
+    constant,
+    is_float,
+    is_quantized,
+    is_used,
+    replace_operator,
+    reshape_operator,
+    signature,
+    unique_name,
+)
 
 
 def custom_options(op: Operator) -> dict[str, Any] | None:
@@ -150,13 +165,23 @@ def _window(values: Any) -> tuple[int, int] | None:
     return int(values[1]), int(values[2])
 
 
+def _pool_extent(size: int, window: int, stride: int, padding: Padding) -> tuple[int, int, int]:
+    """(output size, padding before, padding after) of a pool along one axis, as TensorFlow
+    computes them (SAME: the larger half of the padding after)."""
+    if padding == Padding.VALID:
+        return (size - window) // stride + 1, 0, 0
+    out = -(-size // stride)
+    total = max((out - 1) * stride + window - size, 0)
+    return out, total // 2, total - total // 2
+
+
 class ResolveCustomOpMaxPoolWithArgmaxPass(OperatorPass):
-    """CUSTOM `MaxPoolWithArgmax` (flexbuffer options `ksize`, `strides`, `padding`) of a
-    float32 NHWC tensor whose argmax output nobody reads becomes MAX_POOL_2D. (ONE also
-    rebuilds the argmax from a convolution per channel; not done here.)"""
+    """CUSTOM `MaxPoolWithArgmax` (flexbuffer options `ksize`, `strides`, `padding`,
+    `include_batch_in_index`) of a float32 NHWC tensor becomes MAX_POOL_2D; an argmax output
+    that is read is computed by builtins (`_argmax_operators`)."""
 
     name = "resolve_customop_max_pool_with_argmax"
-    description = "replace the custom operator MaxPoolWithArgmax by MAX_POOL_2D when the argmax is unused"
+    description = "replace the custom operator MaxPoolWithArgmax by MAX_POOL_2D (and builtins for the argmax)"
     levels = frozenset({"O1"})
     operators = frozenset({"MaxPoolWithArgmax"})
 
@@ -164,24 +189,91 @@ class ResolveCustomOpMaxPoolWithArgmaxPass(OperatorPass):
         if op.name != "CUSTOM" or len(op.inputs) != 1 or len(op.outputs) != 2:
             return False
         x, (pooled, argmax) = op.input(0), op.outputs
-        if not (is_float(x) and is_float(pooled)) or len(x.shape) != 4 or is_used(sg, argmax):
+        opts = custom_options(op)
+        if not (is_float(x) and is_float(pooled)) or len(x.shape) != 4 or opts is None:
             return False
-        options = self._options(op)
+        options = self._options(opts)
         if options is None:
             return False
+        argmax_ops: list[Operator] = []
+        if is_used(sg, argmax):
+            found = _argmax_operators(sg, x, argmax, options, bool(opts.get("include_batch_in_index", False)))
+            if found is None:
+                return False
+            argmax_ops = found
+        index = sg.operators.index(op)
         replace_operator(sg, op, Operator("MAX_POOL_2D", [x], [pooled], options))
+        for i, new in enumerate(argmax_ops, start=1):
+            sg.add_operator(new, index + i)
         return True
 
-    def _options(self, op: Operator) -> Pool2DOptions | None:
-        opts = custom_options(op)
-        if opts is None:
-            return None
+    def _options(self, opts: dict[str, Any]) -> Pool2DOptions | None:
         ksize, strides = _window(opts.get("ksize")), _window(opts.get("strides"))
         padding = {"SAME": Padding.SAME, "VALID": Padding.VALID}.get(opts.get("padding"))
         if ksize is None or strides is None or padding is None:
             return None
         return Pool2DOptions(padding=padding, stride_w=strides[1], stride_h=strides[0],
                              filter_width=ksize[1], filter_height=ksize[0])
+
+
+def _argmax_operators(sg: Subgraph, x: Tensor, argmax: Tensor, pool: Pool2DOptions,
+                      by_batch: bool) -> list[Operator] | None:
+    """Operators (not yet in `sg`'s list) writing into `argmax` TensorFlow's flat index of each
+    maximum of the max pool `pool` of `x` [N, H, W, C]: ((y * W + x) * C + c), plus b * H * W * C
+    when `by_batch`.
+
+    PADV2 with the lowest float32 (SAME), then a DEPTHWISE_CONV_2D with a one-hot filter copies
+    the kh * kw values of each window into channels c * kh * kw + m (m = ky * kw + kx), exactly;
+    RESHAPE to [N, OH, OW, C, kh * kw] and ARG_MAX over the window give m (the first maximum in
+    scan order, as TensorFlow picks it); GATHER maps m to ky * W * C + kx * C and ADD adds the
+    constant index of the window's corner and channel. Exact for finite inputs above the lowest
+    float32 (an infinity times the filter's zeros is NaN). None when H, W or C is dynamic (or N, `by_batch`), or the
+    argmax is not int32 or int64 of the pooled shape."""
+    n, h, w, c = signature(x)
+    kh, kw, sh, sw = pool.filter_height, pool.filter_width, pool.stride_h, pool.stride_w
+    oh, top, bottom = _pool_extent(h, kh, sh, pool.padding)
+    ow, left, right = _pool_extent(w, kw, sw, pool.padding)
+    if min(h, w, c, oh, ow) <= 0 or (by_batch and n < 0) or argmax.dtype not in (DType.INT32, DType.INT64):
+        return None
+    if tuple(signature(argmax)) != (n, oh, ow, c):
+        return None
+    m, name, ops = kh * kw, argmax.name, []
+
+    def result(kind: str, shape: tuple[int, ...], dtype: DType = DType.FLOAT32) -> Tensor:
+        return sg.add_tensor(Tensor(unique_name(sg, f"{name}/{kind}"), dtype, (x.shape[0], *shape),
+                                    shape_signature=(n, *shape)))
+
+    windows_in = x
+    if top or bottom or left or right:
+        pads = np.array([[0, 0], [top, bottom], [left, right], [0, 0]], np.int32)
+        windows_in = result("padded", (h + top + bottom, w + left + right, c))
+        lowest = add_constant(sg, f"{name}/lowest", np.array(np.finfo(np.float32).min, np.float32))
+        ops.append(Operator("PADV2", [x, add_constant(sg, f"{name}/paddings", pads), lowest], [windows_in],
+                            PadV2Options()))
+    one_hot = np.zeros((1, kh, kw, c, m), np.float32)
+    for k in range(m):
+        one_hot[0, k // kw, k % kw, :, k] = 1
+    one_hot_t = add_constant(sg, f"{name}/one_hot", one_hot.reshape(1, kh, kw, c * m))
+    bias = add_constant(sg, f"{name}/bias", np.zeros(c * m, np.float32))  # LiteRT wants one
+    windows = result("windows", (oh, ow, c * m))
+    options = DepthwiseConv2DOptions(padding=Padding.VALID, stride_w=sw, stride_h=sh, depth_multiplier=m)
+    ops.append(Operator("DEPTHWISE_CONV_2D", [windows_in, one_hot_t, bias], [windows], options))
+    grouped = result("grouped", (oh, ow, c, m))
+    ops.append(reshape_operator(sg, windows, grouped, (n, oh, ow, c, m), grouped.name))
+    position = result("position", (oh, ow, c), argmax.dtype)
+    axis = add_constant(sg, f"{name}/axis", np.array([4], np.int32))
+    ops.append(Operator("ARG_MAX", [grouped, axis], [position], ArgMaxOptions(output_type=argmax.dtype)))
+    step = result("step", (oh, ow, c), argmax.dtype)
+    steps = np.array([(k // kw) * w * c + (k % kw) * c for k in range(m)])
+    ops.append(Operator("GATHER", [add_constant(sg, f"{name}/steps", steps, argmax.dtype), position], [step],
+                        GatherOptions(axis=0)))
+    oy, ox, ch = np.meshgrid(np.arange(oh) * sh - top, np.arange(ow) * sw - left, np.arange(c), indexing="ij")
+    corner = ((oy * w + ox) * c + ch)[None]
+    if by_batch:
+        corner = corner + (np.arange(n) * h * w * c)[:, None, None, None]
+    corner_t = add_constant(sg, f"{name}/corner", corner, argmax.dtype)
+    ops.append(Operator("ADD", [step, corner_t], [argmax], AddOptions()))
+    return ops
 
 
 def resolve_passes() -> list[OperatorPass]:

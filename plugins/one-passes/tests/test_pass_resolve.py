@@ -1,13 +1,18 @@
-"""Custom operators resolved into builtins (the runtime cannot run the originals: numpy
-references)."""
+"""Custom operators resolved into builtins (the runtime cannot run the originals: numpy and
+TensorFlow references)."""
 
 from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 from flatbuffers import flexbuffers
-from passcheck import Graph, check_pass, check_unchanged
+from passcheck import Graph, assert_close, check_pass, check_unchanged, random_inputs, run, run_litert
 
+import one_core
 from one_core.ir import DType
 
 
@@ -103,35 +108,110 @@ def test_resolve_customop_matmul_must_not_fire_on_integers() -> None:
     check_unchanged(g.done([_matmul(g, a, b, (3, 5))]), "resolve_customop_matmul")
 
 
-def _max_pool_with_argmax(g: Graph, x, padding: str):
-    options = bytes(flexbuffers.Dumps({"ksize": [1, 3, 3, 1], "strides": [1, 2, 2, 1], "padding": padding,
-                                       "Targmax": 9, "include_batch_in_index": False}))
-    size = 4 if padding == "SAME" else 3
-    return g.op("CUSTOM", [x], [(1, size, size, 2), (1, size, size, 2)], custom_code="MaxPoolWithArgmax",
-                custom_options=options, outputs=2)
+def _tf_max_pool_with_argmax(x: np.ndarray, padding: str, ksize=(3, 3), strides=(2, 2), by_batch: bool = False,
+                             argmax_dtype: DType = DType.INT64) -> list[np.ndarray]:
+    """TensorFlow's pooled values and argmax: the reference."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf
+
+    pooled, argmax = tf.nn.max_pool_with_argmax(x, [1, *ksize, 1], [1, *strides, 1], padding,
+                                                output_dtype=tf.as_dtype(argmax_dtype.numpy),
+                                                include_batch_in_index=by_batch)
+    return [pooled.numpy(), argmax.numpy()]
 
 
-def _max_pool_reference(x: np.ndarray, padding: str) -> np.ndarray:
-    """3x3 windows, stride 2, on [1, 7, 7, C] (SAME pads one on each side)."""
-    if padding == "SAME":
-        x = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), constant_values=-np.inf)
-    size = (x.shape[1] - 3) // 2 + 1
-    return np.array([[[x[0, 2 * i:2 * i + 3, 2 * j:2 * j + 3].max(axis=(0, 1)) for j in range(size)]
-                      for i in range(size)]], np.float32)
+def _max_pool_with_argmax(g: Graph, x, padding: str, ksize=(3, 3), strides=(2, 2), by_batch: bool = False,
+                          argmax_dtype: DType = DType.INT64):
+    """The custom operator as TensorFlow's converter writes it (Targmax 9: int64, 3: int32)."""
+    options = bytes(flexbuffers.Dumps({"ksize": [1, *ksize, 1], "strides": [1, *strides, 1], "padding": padding,
+                                       "T": 1, "Targmax": 9 if argmax_dtype == DType.INT64 else 3,
+                                       "include_batch_in_index": by_batch}))
+    shape = _tf_max_pool_with_argmax(np.zeros(x.shape, np.float32), padding, ksize, strides)[0].shape
+    pooled, argmax = g.op("CUSTOM", [x], [shape, shape], custom_code="MaxPoolWithArgmax", custom_options=options,
+                          outputs=2)
+    argmax.dtype = argmax_dtype
+    return pooled, argmax
 
 
 @pytest.mark.parametrize("padding", ["SAME", "VALID"])
-def test_resolve_customop_max_pool_with_argmax(padding: str) -> None:
+def test_resolve_customop_max_pool_with_argmax_unused(padding: str) -> None:
     g = Graph()
     x = g.input("x", (1, 7, 7, 2))
     pooled, _ = _max_pool_with_argmax(g, x, padding)
     model = g.done([g.op("RELU", [pooled], pooled.shape)])
     check_pass(model, "resolve_customop_max_pool_with_argmax", {"MaxPoolWithArgmax": -1, "MAX_POOL_2D": 1},
-               reference=lambda xs: [np.maximum(_max_pool_reference(xs[0], padding), 0)])
+               reference=lambda xs: [np.maximum(_tf_max_pool_with_argmax(xs[0], padding)[0], 0)])
 
 
-def test_resolve_customop_max_pool_with_argmax_must_not_fire_when_the_argmax_is_read() -> None:
+#: What replaces the custom operator when its argmax is read (PADV2 only for SAME padding that pads).
+ARGMAX_OPERATORS = {"MaxPoolWithArgmax": -1, "MAX_POOL_2D": 1, "DEPTHWISE_CONV_2D": 1, "RESHAPE": 1, "ARG_MAX": 1,
+                    "GATHER": 1, "ADD": 1}
+
+
+def _check_argmax(model, reference, padded: bool):
+    """check_pass with the TensorFlow reference, then LiteRT on the result (it cannot run the
+    custom original, so check_pass does not). Returns the optimized model."""
+    delta = {**ARGMAX_OPERATORS, **({"PADV2": 1} if padded else {})}
+    opt = check_pass(model, "resolve_customop_max_pool_with_argmax", delta, reference=reference)
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "opt.tflite"
+        one_core.save(opt, path)
+        for seed in (0, 1):
+            xs = random_inputs(model, seed)
+            assert_close(run_litert(path, xs), reference(xs))
+    return opt
+
+
+@pytest.mark.parametrize(("n", "c"), [(1, 1), (2, 3)])
+@pytest.mark.parametrize(("ksize", "strides"), [((2, 2), (2, 2)), ((3, 3), (2, 2)), ((3, 2), (2, 1))])
+@pytest.mark.parametrize("padding", ["SAME", "VALID"])
+def test_resolve_customop_max_pool_with_argmax_read(padding: str, ksize, strides, n: int, c: int) -> None:
+    """The argmax is rebuilt from builtins and equals TensorFlow's exactly (a 7 x 6 input: SAME
+    pads rows and, for the wider windows, columns)."""
     g = Graph()
-    x = g.input("x", (1, 7, 7, 2))
-    pooled, argmax = _max_pool_with_argmax(g, x, "VALID")
+    x = g.input("x", (n, 7, 6, c))
+    model = g.done(list(_max_pool_with_argmax(g, x, padding, ksize, strides)))
+    _check_argmax(model, lambda xs: _tf_max_pool_with_argmax(xs[0], padding, ksize, strides), padding == "SAME")
+
+
+def test_resolve_customop_max_pool_with_argmax_dynamic_batch() -> None:
+    """A dynamic batch (without the batch in the index) is fine: the RESHAPE's target has -1."""
+    g = Graph()
+    x = g.input("x", (1, 7, 6, 3), signature=(-1, 7, 6, 3))
+    pooled, argmax = _max_pool_with_argmax(g, x, "SAME")
+    for t in (pooled, argmax):
+        t.shape_signature = (-1, *t.shape[1:])
+    model = g.done([pooled, argmax])
+    opt = _check_argmax(model, lambda xs: _tf_max_pool_with_argmax(xs[0], "SAME"), True)
+    x3 = np.random.default_rng(3).standard_normal((3, 7, 6, 3)).astype(np.float32)
+    assert_close(run(opt, [x3]), _tf_max_pool_with_argmax(x3, "SAME"))
+
+
+@pytest.mark.parametrize(("ksize", "by_batch", "argmax_dtype"),
+                         [((2, 2), False, DType.INT64), ((3, 3), True, DType.INT32), ((3, 3), False, DType.INT32)])
+def test_resolve_customop_max_pool_with_argmax_ties(ksize, by_batch: bool, argmax_dtype: DType) -> None:
+    """Integer values (FLOOR of the inputs) tie within windows: ARG_MAX takes the first maximum in
+    scan order, as TensorFlow does. Also the batch in the index, and an int32 argmax. (8 x 6 with
+    2 x 2 windows: SAME pads nothing.)"""
+    g = Graph()
+    x = g.op("FLOOR", [g.input("x", (2, 8, 6, 3))], (2, 8, 6, 3))
+    model = g.done(list(_max_pool_with_argmax(g, x, "SAME", ksize, (2, 2), by_batch, argmax_dtype)))
+    assert len(np.unique(np.floor(random_inputs(model)[0]))) < 10
+
+    def reference(xs):
+        return _tf_max_pool_with_argmax(np.floor(xs[0]), "SAME", ksize, (2, 2), by_batch, argmax_dtype)
+
+    _check_argmax(model, reference, ksize != (2, 2))
+
+
+@pytest.mark.parametrize("case", ["dynamic_width", "dynamic_batch_in_index", "float_argmax"])
+def test_resolve_customop_max_pool_with_argmax_must_not_fire_on_a_read_argmax(case: str) -> None:
+    """The argmax's constants need the width and channels (and with the batch in the index, the
+    batch); an argmax that is not an integer is not TensorFlow's."""
+    g = Graph()
+    signature = {"dynamic_width": (1, 7, -1, 2), "dynamic_batch_in_index": (-1, 7, 7, 2)}.get(case)
+    x = g.input("x", (1, 7, 7, 2), signature=signature)
+    pooled, argmax = _max_pool_with_argmax(g, x, "VALID", by_batch=case == "dynamic_batch_in_index")
+    if case == "float_argmax":
+        argmax.dtype = DType.FLOAT32
     check_unchanged(g.done([pooled, argmax]), "resolve_customop_max_pool_with_argmax")
