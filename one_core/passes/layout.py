@@ -88,18 +88,17 @@ def _merge(sg: Subgraph, op: Operator) -> bool:
     x, out = op.inputs[0], op.outputs[0]
     perm = _perm(op)
     first = x.producer if x is not None else None
-    if first is not None and first.name == "TRANSPOSE" and _perm(first) is not None:
+    merged = first is not None and first.name == "TRANSPOSE" and _perm(first) is not None
+    if merged:
         inner = _perm(first)
         composed = [inner[p] for p in perm]
         op.set_input(0, first.inputs[0])
         op.set_input(1, _const(sg, np.array(composed, np.int32), "perm"))
         _drop_if_dead(sg, first)
         x, perm = op.inputs[0], composed
-        if perm != list(range(len(perm))):
-            return True
     if perm != list(range(len(perm))):
-        return False
-    return _bypass(sg, op, x, out)
+        return merged
+    return _bypass(sg, op, x, out) or merged
 
 
 def _bypass(sg: Subgraph, op: Operator, x: Tensor, out: Tensor) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from passcheck import Graph, check_pass, check_unchanged
+from passcheck import Graph, check_pass, check_unchanged, optimized
 
 from one_core.ir import DType
 from one_core.ir.options import AddOptions, DivOptions, MulOptions, ReducerOptions, ReshapeOptions, TransposeOptions
@@ -156,6 +156,23 @@ def test_convert_nchw_to_nhwc() -> None:
     ops = [op.type for op in opt.main.operators]
     assert ops == ["TRANSPOSE", "CONV_2D", "RELU", "CONV_2D", "ADD", "RELU", "TRANSPOSE"]
     assert opt.main.operators[-1].outputs[0] is opt.main.outputs[0]
+
+
+def test_convert_nchw_to_nhwc_reports_a_merge_it_cannot_bypass() -> None:
+    """Two Transposes that cancel between a model input and a model output merge into one
+    identity Transpose that must stay (the output is a copy of the input; with a dynamic batch
+    it does not become a Reshape either): that is a change, and is reported."""
+    g = Graph()
+    x = g.input("x", (1, 3, 4, 5), signature=(-1, 3, 4, 5))
+    cl = g.op("TRANSPOSE", [x, g.const(np.array([0, 2, 3, 1], np.int32))], (1, 4, 5, 3), TransposeOptions(),
+              signature=(-1, 4, 5, 3))
+    back = g.op("TRANSPOSE", [cl, g.const(np.array([0, 3, 1, 2], np.int32))], (1, 3, 4, 5), TransposeOptions(),
+                signature=(-1, 3, 4, 5))
+    model = g.done([back])
+    opt = check_pass(model, "convert_nchw_to_nhwc", {"TRANSPOSE": -1})
+    _, report = optimized(model, "convert_nchw_to_nhwc")
+    assert [p.changes for p in report.passes if p.name == "convert_nchw_to_nhwc"] == [1]
+    assert [int(v) for v in opt.main.operators[0].inputs[1].data] == [0, 1, 2, 3]
 
 
 def test_convert_nchw_to_nhwc_keeps_a_layout_reader() -> None:
