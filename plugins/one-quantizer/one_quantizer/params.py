@@ -85,11 +85,24 @@ def symmetric_weights(w: np.ndarray, axis: int | None, dtype: DType = DType.INT8
     return q, quant
 
 
-def asymmetric_weights(w: np.ndarray, dtype: DType) -> tuple[np.ndarray, Quantization]:
-    """One asymmetric scale for the whole tensor (uint8 weights, float constants of ADD, MUL...)."""
+def asymmetric_weights(w: np.ndarray, dtype: DType, axis: int | None = None) -> tuple[np.ndarray, Quantization]:
+    """Asymmetric scales and zero points, one for the whole tensor (uint8 weights, float
+    constants of ADD, MUL...) or one per slice along `axis` (circle's per-channel uint8
+    weights, which ONE's runtimes take and TFLite's kernels do not)."""
     w = np.asarray(w)
-    p = asymmetric(float(w.min(initial=0.0)), float(w.max(initial=0.0)), dtype)
-    return quantize_array(w, p, dtype), p.quantization()
+    if axis is None:
+        p = asymmetric(float(w.min(initial=0.0)), float(w.max(initial=0.0)), dtype)
+        return quantize_array(w, p, dtype), p.quantization()
+    rows = np.moveaxis(w, axis, 0).reshape(w.shape[axis], -1)
+    ps = [asymmetric(float(r.min(initial=0.0)), float(r.max(initial=0.0)), dtype) for r in rows]
+    shape = [1] * w.ndim
+    shape[axis] = -1
+    scale = np.array([p.scale for p in ps], np.float32)
+    zero = np.array([p.zero_point for p in ps], np.int64)
+    qmin, qmax = QRANGE[dtype]
+    q = np.round(np.asarray(w, np.float64) / scale.astype(np.float64).reshape(shape)) + zero.reshape(shape)
+    return np.clip(q, qmin, qmax).astype(dtype.numpy), Quantization(scale=scale, zero_point=zero,
+                                                                    quantized_dimension=axis)
 
 
 def bias(b: np.ndarray, input_scale: float, weight_scale: np.ndarray,

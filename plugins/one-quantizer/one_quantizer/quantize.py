@@ -64,7 +64,8 @@ def quantize_with_minmax(
     """Quantize a model whose float activations carry min/max (from `calibrate`), in place.
 
     Activations become asymmetric `dtype` (symmetric for int16, 16x8); weights symmetric int8
-    (per channel or per layer) or asymmetric uint8 per layer; biases int32 (int64 for int16).
+    (per channel or per layer) or asymmetric uint8 (per layer; per channel is circle-only: ONE's
+    runtimes and ours run it, TFLite's kernels do not); biases int32 (int64 for int16).
     `dtype` and `granularity` default to the config's defaults, else int8 and channel.
     `config` (ONE's mixed-precision JSON: a path, a dict or a `QuantConfig`) gives named
     layers another dtype or granularity; QUANTIZE operators convert between the types where
@@ -118,8 +119,6 @@ def _check_options(params: LayerParams, input_type: str | None, output_type: str
         raise InputError(f"{where}quantized_dtype '{params.dtype}' is not supported (supported: {', '.join(_DTYPES)})")
     if params.granularity not in ("layer", "channel"):
         raise InputError(f"{where}granularity '{params.granularity}' is unknown (known: layer, channel)")
-    if params.dtype == "uint8" and params.granularity == "channel":
-        raise InputError(f"{where}uint8 quantization is per layer (TFLite's uint8 kernels have no per-channel weights)")
     for what, value in (("input_type", input_type), ("output_type", output_type)):
         if value is not None and value not in _IO_TYPES:
             raise InputError(f"{what} '{value}' is not supported (supported: {', '.join(_IO_TYPES)})")
@@ -180,7 +179,8 @@ class _Quantizer:
         if w is None or w.dtype != DType.FLOAT32 and id(w) not in self.dtypes or w.data is None:
             raise OneError(f"{op.name} '{op.outputs[0].name}': weights must be float constants")
         if qtype == DType.UINT8:
-            data, quant = P.asymmetric_weights(self._float_value(w), DType.UINT8)
+            data, quant = P.asymmetric_weights(self._float_value(w), DType.UINT8,
+                                               WEIGHT_AXIS[op.name] if per_channel else None)
         else:
             data, quant = P.symmetric_weights(self._float_value(w), WEIGHT_AXIS[op.name] if per_channel else None)
         w = self._constant(op, 1, w, data, quant)

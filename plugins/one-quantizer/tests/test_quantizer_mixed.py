@@ -109,10 +109,6 @@ def test_bad_configs_are_refused_in_one_line(config, message):
 
 
 def test_layer_kernels_are_checked_per_layer():
-    model = one_core.load(tflite_model(conv_family, INPUT))
-    uint8_channel = {"layers": [{"names": _layers(model, 1)[:1], "dtype": "uint8", "granularity": "channel"}]}
-    with pytest.raises(InputError, match="layer '.*': uint8 quantization is per layer"):
-        one_quantizer.quantize(model, calibration_records(model), config=uint8_channel)
     hard_swish = one_core.load(tflite_model(activations, INPUT))
     names = [op.outputs[0].name for op in hard_swish.main.operators if op.type == "HARD_SWISH"]
     with pytest.raises(UnsupportedOperatorError, match="HARD_SWISH"):

@@ -93,7 +93,7 @@ def test_rewrites_of_a_quantized_model(folder):
 
 @pytest.mark.parametrize("keys, message", [
     ("quantised_dtype=int8\n", "unknown key 'quantised_dtype' (did you mean quantized_dtype?)"),
-    ("quantized_dtype=uint8\ngranularity=channel\n", "uint8 quantization is per layer"),
+    ("quantized_dtype=uint4\n", "quantized_dtype 'uint4' is not supported"),
     ("input_data=missing.h5\n", "input_data missing.h5: no such file or directory"),
     ("ampq=True\n", "ampq cannot be honoured"),
 ])

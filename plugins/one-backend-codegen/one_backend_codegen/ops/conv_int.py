@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from one_core.ir import DType, Operator, Tensor
-from one_backend_runtime.kernels.conv import qparams, real_multipliers, wide_accumulator
+from one_backend_runtime.kernels.conv import centered_weights, qparams, real_multipliers, wide_accumulator
 from one_backend_runtime.kernels.quant import is_quantized, quantize_multipliers, tensor_activation_range
 
 from ..emit import Known, OpEmit, ctype_of, register
@@ -25,11 +25,11 @@ RQ_DOUBLE, RQ_WIDE, RQ_SINGLE = 0, 1, 2
 
 
 def _weights_ok(x: Tensor, w: Tensor, channels: int) -> bool:
-    """int8 x int8 (per-tensor or per-channel), uint8 x uint8 (per-tensor), int16 x int8."""
+    """int8 x int8, uint8 x uint8 (circle's asymmetric per-channel weights too), int16 x int8;
+    per tensor or per output channel."""
     if not is_quantized(w):
         return False
-    per_channel = w.quantization.scale.size > 1
-    if per_channel and (w.quantization.scale.size != channels or w.dtype == DType.UINT8):
+    if w.quantization.scale.size > 1 and w.quantization.scale.size != channels:
         return False
     return {DType.INT8: DType.INT8, DType.UINT8: DType.UINT8, DType.INT16: DType.INT8}.get(x.dtype) == w.dtype
 
@@ -70,10 +70,8 @@ def requant(e: OpEmit, channels: int, mode: int, float_product: bool) -> list:
 
 
 def weights_and_bias(e: OpEmit, w_kn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """[K, N] weights minus their zero point (int64) and the bias (int64)."""
-    w_t = e.input(1)
-    zw = 0 if w_t.quantization.scale.size > 1 else int(qparams(w_t)[1][0])
-    wq = w_kn.astype(np.int64) - zw
+    """[K, N] weights minus their zero point (one, or one per output channel n) and the bias, int64."""
+    wq = centered_weights(w_kn, qparams(e.input(1))[1], 1)
     b_t = e.input(2) if len(e.op.inputs) > 2 else None
     bias = np.zeros(wq.shape[1], np.int64) if b_t is None else e.value(b_t).astype(np.int64).ravel()
     return wq, bias

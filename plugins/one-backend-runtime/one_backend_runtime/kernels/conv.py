@@ -245,6 +245,17 @@ def qparams(t: Tensor) -> tuple[np.ndarray, np.ndarray]:
     return scale.astype(np.float32), zero
 
 
+def centered_weights(w: np.ndarray, zero_points: np.ndarray, axis: int) -> np.ndarray:
+    """Integer weights minus their zero point (one, or one per slice along `axis`: circle's
+    asymmetric per-channel uint8 weights, which TFLite does not have), as int64."""
+    wq = np.asarray(w).astype(np.int64)
+    if zero_points.size > 1:
+        shape = [1] * wq.ndim
+        shape[axis] = -1
+        return wq - zero_points.astype(np.int64).reshape(shape)
+    return wq - int(zero_points[0]) if zero_points.size else wq
+
+
 def int_magnitude(dtype: Any, zero_point: int = 0) -> int:
     """The largest |q - zero_point| of an integer type."""
     lo, hi = dtype_range(dtype)
@@ -584,9 +595,7 @@ def _quantized_conv(ctx: OpContext, plan: Callable, w: np.ndarray, bias: np.ndar
     per_channel = s_w.size > 1
     if s_w.size not in (1, cout):
         raise OneError(f"CONV_2D '{y_t.name}': {s_w.size} weight scales for {cout} output channels")
-    wq = w.astype(np.int64)
-    if not per_channel and z_w.size and z_w[0]:
-        wq = wq - int(z_w[0])
+    wq = centered_weights(w, z_w, 0)
     wmat = wq.transpose(1, 2, 3, 0).reshape(kh * kw * cin, cout)
     # Sum of x * w with x in raw form; the padding holds the input zero point, and
     # zero_point * column sums of w is taken from the bias.
@@ -873,9 +882,7 @@ def depthwise_conv_2d(ctx: OpContext) -> Callable:
     s_out, z_out = qparams(y_t)
     zi = int(z_in[0])
     per_channel = s_w.size > 1
-    wq = w.astype(np.int64).reshape(kh, kw, co)
-    if not per_channel and z_w.size and z_w[0]:
-        wq = wq - int(z_w[0])
+    wq = centered_weights(w, z_w, 3).reshape(kh, kw, co)
     xmax = int_magnitude(x_t.dtype.numpy, zi)
     b = np.zeros(co, np.int64) if bias is None else np.asarray(bias).astype(np.int64)
     bound = float(xmax) * float(np.abs(wq).sum(axis=(0, 1)).max()) + float(np.abs(b).max(initial=0))
@@ -1003,9 +1010,7 @@ def transpose_conv(ctx: OpContext) -> Callable:
     s_out, z_out = qparams(y_t)
     zi = int(z_in[0])
     per_channel = s_w.size > 1
-    wq = w.astype(np.int64)
-    if not per_channel and z_w.size and z_w[0]:
-        wq = wq - int(z_w[0])
+    wq = centered_weights(w, z_w, 0)
     xmax = int_magnitude(x_t.dtype.numpy, zi)
     ftype = exact_float(float(xmax) * float(np.abs(wq).sum(axis=(1, 2, 3)).max()))
     wmat = np.ascontiguousarray(wq.transpose(3, 1, 2, 0).reshape(cin, kh * kw * cout).astype(ftype))

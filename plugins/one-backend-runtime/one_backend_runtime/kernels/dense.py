@@ -18,6 +18,7 @@ from one_core.ir import DType
 from .base import OpContext, apply_activation, kernel
 from .conv import (
     Requantizer,
+    centered_weights,
     exact_float,
     int_magnitude,
     qparams,
@@ -131,7 +132,6 @@ def fully_connected(ctx: OpContext) -> Callable:
     s_out, z_out = qparams(y_t)
     zi = int(z_in[0])
     per_channel = s_w.size > 1
-    zw = 0 if per_channel or not z_w.size else int(z_w[0])
     reals = real_multipliers(s_in[0], s_w if per_channel else s_w[:1], s_out[0], float_product=not per_channel)
     lo, hi = tensor_activation_range(act, y_t)
     # TFLite's int16 FULLY_CONNECTED rescales with the 32-bit MultiplyByQuantizedMultiplier even
@@ -147,7 +147,7 @@ def fully_connected(ctx: OpContext) -> Callable:
 
     def prepare(wv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The weights as exact floats [in, out], and the bias minus zero_point * column sums."""
-        wq = np.asarray(wv).astype(np.int64) - zw
+        wq = centered_weights(wv, z_w, 0)
         wq_t = wq.T
         ftype = exact_float(float(xmax) * float(np.abs(wq_t).sum(axis=0).max(initial=0)))
         return np.ascontiguousarray(wq_t.astype(ftype)), b - zi * wq_t.sum(axis=0)
