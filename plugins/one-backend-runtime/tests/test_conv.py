@@ -91,6 +91,16 @@ def test_conv_2d(fn, shape, quantize):
     check(tflite_model(fn, [(shape, np.float32)], quantize=quantize))
 
 
+@pytest.mark.parametrize("quantize", ["int8", "int16x8"])
+@pytest.mark.parametrize("fn,shape", CONV_CASES[-2:], ids=[f.__name__ for f, _ in CONV_CASES[-2:]])
+def test_conv_2d_numpy_requantization(fn, shape, quantize, monkeypatch):
+    """The numpy twin of the compiled requantization, used when numba is not installed."""
+    from one_backend_runtime.kernels import accel
+
+    monkeypatch.setattr(accel, "ENABLED", False)
+    check(tflite_model(fn, [(shape, np.float32)], quantize=quantize))
+
+
 def conv_runtime_weights(x, w):
     return tf.nn.conv2d(x, w, strides=1, padding="SAME")
 

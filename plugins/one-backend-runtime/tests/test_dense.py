@@ -60,6 +60,15 @@ def test_fully_connected(fn, shape, quantize):
     check(path)
 
 
+@pytest.mark.parametrize("quantize", ["int8", "int16x8"])
+def test_fully_connected_numpy_requantization(quantize, monkeypatch):
+    """The numpy twin of the compiled requantization, used when numba is not installed."""
+    from one_backend_runtime.kernels import accel
+
+    monkeypatch.setattr(accel, "ENABLED", False)
+    check(tflite_model(fc_long, [((4, 512), np.float32)], quantize=quantize))
+
+
 def fc_hybrid(x):
     w = tf.constant(np.random.default_rng(7).standard_normal((64, 48)).astype(np.float32) * 0.2)
     b = tf.constant(np.random.default_rng(8).standard_normal(48).astype(np.float32))

@@ -159,6 +159,7 @@ class Requantizer:
         self.zero_point, self.lo, self.hi = int(zero_point), int(lo), int(hi)
         self.dtype = np.dtype(dtype)
         self.add_zero_point = bool(self.zero_point)
+        self._mode = 0 if not (single_rounding or wide) else 1  # accel.requantize's two forms
         if single_rounding:  # (x * m + 2**(30 - shift)) >> (31 - shift): one rounding, half up
             params = {"mant": mant, "add": np.left_shift(np.int64(1), 30 - shift), "shift": 31 - shift}
         elif wide:
@@ -222,6 +223,48 @@ class Requantizer:
             np.add(a, self.zero_point, out=a)
         np.clip(a, self.lo, self.hi, out=a)
         np.copyto(o, a, casting="unsafe")
+
+    def from_sums(self, sums: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
+        """Exact integer sums held in any dtype (float32/64 from the matrix products), plus
+        `bias` (int64 per channel), rescaled into the output type: one compiled pass when numba
+        is there, else through int64 numpy."""
+        if not accel.ENABLED:
+            acc = np.empty(sums.shape, np.int64)
+            np.copyto(acc, sums, casting="unsafe")
+            if bias is not None:
+                np.add(acc, bias, out=acc)
+            return self(acc)
+        c = sums.shape[-1]
+        sums2 = np.ascontiguousarray(sums).reshape(-1, c)
+        out = np.empty(sums.shape, self.dtype)
+        out2 = out.reshape(-1, c)
+        b = np.zeros(c, np.int64) if bias is None else np.ascontiguousarray(np.broadcast_to(bias, (c,)), np.int64)
+        params = self._compiled_params(c)
+        zp = self.zero_point if self.add_zero_point else 0
+
+        def rows(a: int, e: int) -> None:
+            accel.requantize(sums2[a:e], b, self._mode, params, zp, self.lo, self.hi, out2[a:e])
+
+        run_rows(sums2.shape[0], sums2.size * 4, rows, block_rows(c, 65536))
+        return out
+
+    def _compiled_params(self, channels: int) -> tuple[np.ndarray, ...]:
+        """The five per-channel parameter arrays of `accel.requantize` (cached per width)."""
+        cached = getattr(self, "_compiled", None)
+        if cached is None or cached[0].size != channels:
+            p = self.params
+
+            def col(key: str, default: int = 0) -> np.ndarray:
+                return np.ascontiguousarray(np.broadcast_to(np.asarray(p.get(key, default), np.int64), (channels,)))
+
+            if self._mode == 0:
+                cached = (col("left"), col("negw"), col("mant"), col("add"), col("shift"))
+            elif self.wide:
+                cached = (col("rm"), col("rnd"), col("ts"), col("ts"), col("ts"))
+            else:
+                cached = (col("mant"), col("add"), col("shift"), col("shift"), col("shift"))
+            self._compiled = cached
+        return cached
 
     def __call__(self, acc: np.ndarray) -> np.ndarray:
         """`acc` (int64, overwritten) rescaled into the output type."""
@@ -620,9 +663,7 @@ def _quantized_conv(ctx: OpContext, plan: Callable, w: np.ndarray, bias: np.ndar
             np.matmul(cols, wmat_f, out=accf)
         else:
             _group_matmul(cols, wmat_f, p.taps, groups, accf)
-        acc = get(("acc64",), (p.rows, cout), np.int64)
-        np.add(accf, bias_eff, out=acc, casting="unsafe")
-        return [rq(acc).reshape(x.shape[0], *p.out, cout)]
+        return [rq.from_sums(accf, bias_eff).reshape(x.shape[0], *p.out, cout)]
 
     return run
 
@@ -899,10 +940,7 @@ def depthwise_conv_2d(ctx: OpContext) -> Callable:
         x = inputs[0]
         xf = get(("dw-in",), x.shape, ftype)
         np.subtract(x, zi, out=xf, dtype=ftype)
-        accf = engine_q(xf, scratch_out=True)
-        acc = get(("acc64",), accf.shape, np.int64)
-        np.copyto(acc, accf, casting="unsafe")
-        return [rq(acc)]
+        return [rq.from_sums(engine_q(xf, scratch_out=True))]
 
     return run_q
 

@@ -158,9 +158,7 @@ def fully_connected(ctx: OpContext) -> Callable:
         x = inputs[0]
         wf, bias_eff = fixed if fixed is not None else prepare(inputs[1])
         x2 = x.reshape(-1, depth).astype(wf.dtype)
-        acc = np.matmul(x2, wf).astype(np.int64)
-        np.add(acc, bias_eff, out=acc)
-        return [rq(acc).reshape(shape_of(x, wf.shape[1]))]
+        return [rq.from_sums(np.matmul(x2, wf), bias_eff).reshape(shape_of(x, wf.shape[1]))]
 
     return run_q
 
