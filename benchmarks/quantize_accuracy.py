@@ -8,7 +8,9 @@ shape arithmetic). Both int8 models run on LiteRT over `--count` held-out inputs
 calibration records' distribution (N(0, 1), the distribution the weights were made informative
 for; smooth images drive these random-weight networks far outside the calibrated ranges, where
 both quantizations saturate alike); their dequantized logits are compared with the float
-model's: SQNR and top-1 agreement.
+model's: SQNR and top-1 agreement, and (paired, on the same inputs) how many inputs only one of
+the two gets right. one-quantizer runs twice: with ONE's default calibration (percentiles) and
+with min/max ranges, the way TensorFlow's converter calibrates.
 
     python benchmarks/quantize_accuracy.py [--count 200]
 """
@@ -57,20 +59,32 @@ def _sqnr(ref: np.ndarray, approx: np.ndarray) -> float:
     return float(10 * np.log10(np.sum(ref.astype(np.float64) ** 2) / np.sum((ref - approx).astype(np.float64) ** 2)))
 
 
+#: one-quantizer's calibration settings compared: ONE's default (percentiles 1 and 99 of the
+#: per-record ranges) and plain min/max over the records (what TensorFlow's converter records).
+MODES = {"ours": {}, "ours_minmax": {"min_percentile": 0.0, "max_percentile": 100.0}}
+
+
 def measure(app: str, size: int, count: int, tmp: Path) -> dict[str, float]:
     float_path, tf_path = qzoo.keras_pair(app, size)
-    model = one_core.load(float_path)
-    if app == "EfficientNetB0":
-        model = one_core.optimize(model, level="O1")
-    one_quantizer.quantize(model, list(qzoo.calibration_data(size)), "int8", "channel")
-    ours_path = one_core.save(model, tmp / f"{app}-ours.tflite")
+    paths = {"tf": tf_path}
+    for label, calibration in MODES.items():
+        model = one_core.load(float_path)
+        if app == "EfficientNetB0":
+            model = one_core.optimize(model, level="O1")
+        one_quantizer.quantize(model, list(qzoo.calibration_data(size)), "int8", "channel", **calibration)
+        paths[label] = one_core.save(model, tmp / f"{app}-{label}.tflite")
     xs = held_out_inputs(count, size)
     reference = _litert_float_outputs(float_path, xs)
-    result = {}
-    for label, path in (("ours", ours_path), ("tf", tf_path)):
+    result: dict[str, float] = {}
+    agree = {}
+    for label, path in paths.items():
         y = _litert_float_outputs(path, xs)
         result[f"{label}_sqnr_db"] = _sqnr(reference, y)
-        result[f"{label}_top1"] = float(np.mean(reference.argmax(1) == y.argmax(1)))
+        agree[label] = reference.argmax(1) == y.argmax(1)
+        result[f"{label}_top1"] = float(np.mean(agree[label]))
+    for label in MODES:  # paired: inputs where only one of the two picks the float model's class
+        result[f"{label}_only"] = int(np.sum(agree[label] & ~agree["tf"]))
+        result[f"{label}_only_tf"] = int(np.sum(agree["tf"] & ~agree[label]))
     return result
 
 
@@ -81,13 +95,17 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=200)
     args = parser.parse_args()
     print(f"{args.count} held-out N(0, 1) inputs per model, int8 per channel, LiteRT runs both\n")
-    print("| model | SQNR ours (dB) | SQNR TensorFlow (dB) | top-1 ours | top-1 TensorFlow |")
-    print("| --- | --- | --- | --- | --- |")
+    print("| model | calibration | SQNR ours (dB) | SQNR TensorFlow (dB) | top-1 ours | top-1 TensorFlow "
+          "| inputs only ours / only TF gets right |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    names = {"ours": "percentile 1/99 (ONE's default)", "ours_minmax": "min/max"}
     with tempfile.TemporaryDirectory() as tmp:
         for app, size in MODELS:
             r = measure(app, size, args.count, Path(tmp))
-            print(f"| {app} {size}x{size} | {r['ours_sqnr_db']:.2f} | {r['tf_sqnr_db']:.2f} | {r['ours_top1']:.3f} | "
-                  f"{r['tf_top1']:.3f} |", flush=True)
+            for label in MODES:
+                print(f"| {app} {size}x{size} | {names[label]} | {r[f'{label}_sqnr_db']:.2f} | {r['tf_sqnr_db']:.2f} "
+                      f"| {r[f'{label}_top1']:.3f} | {r['tf_top1']:.3f} | {r[f'{label}_only']} / "
+                      f"{r[f'{label}_only_tf']} |", flush=True)
     return 0
 
 
