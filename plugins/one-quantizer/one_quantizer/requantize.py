@@ -1,6 +1,7 @@
 """int8 -> uint8 requantization of a quantized model (ONE's circle-quantizer `--requantize`):
 every int8 tensor moves by 128, values and zero point alike, so each real value stays the same.
-TFLite's uint8 kernels take per-tensor weights only: per-channel int8 weights are refused."""
+Per-channel int8 weights become circle's per-channel uint8 weights (zero point 128 in every
+channel): ONE's runtimes and ours run them, TFLite's uint8 kernels do not."""
 
 from __future__ import annotations
 
@@ -22,12 +23,9 @@ def requantize(model: Model, source: str = "int8", target: str = "uint8") -> Mod
         q = t.quantization
         if q is None or q.scale is None or q.scale.size == 0:
             raise InputError(f"requantize: int8 tensor '{t.name}' has no quantization parameters")
-        if q.scale.size > 1:
-            raise InputError(f"requantize: tensor '{t.name}' is quantized per channel; uint8 kernels take "
-                             "per-tensor weights (quantize with --granularity layer)")
     for t in tensors:
         q = t.quantization
-        zero = q.zero_point if q.zero_point is not None and q.zero_point.size else np.zeros(1, np.int64)
+        zero = q.zero_point if q.zero_point is not None and q.zero_point.size else np.zeros(q.scale.size, np.int64)
         if t.data is not None:
             t.data = (np.asarray(t.data).astype(np.int16) + 128).astype(np.uint8)
         t.dtype = DType.UINT8

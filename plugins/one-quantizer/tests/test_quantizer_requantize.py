@@ -34,9 +34,21 @@ def test_int8_to_uint8(fn, tmp_path) -> None:
     assert np.mean(got == want) > 0.95
 
 
-def test_per_channel_is_refused(tmp_path) -> None:
+def test_per_channel_weights_become_circle_uint8_per_channel(tmp_path) -> None:
+    """Not for TFLite's kernels: our runtime runs it, equal to the int8 model plus 128 within
+    one step, as per layer."""
+    int8 = quantized_file(tflite_model(conv_family, [((1, 8, 8, 4), np.float32)]), tmp_path)
+    model = one_quantizer.requantize(one_core.load(int8))
+    conv = next(op for op in model.main.operators if op.type == "CONV_2D")
+    assert conv.inputs[1].dtype == DType.UINT8 and conv.inputs[1].quantization.scale.size > 1
+    assert set(conv.inputs[1].quantization.zero_point.tolist()) == {128}
+    x8 = np.random.default_rng(0).integers(-128, 128, (1, 8, 8, 4)).astype(np.int8)
+    got = run_ours(one_core.save(model, tmp_path / "u8.circle"), [(x8.astype(np.int16) + 128).astype(np.uint8)])
+    want = run_ours(int8, [x8])[0].astype(np.int64) + 128
+    assert np.abs(got[0].astype(np.int64) - want).max() <= 1
+
+
+def test_only_int8_to_uint8(tmp_path) -> None:
     path = quantized_file(tflite_model(conv_family, [((1, 8, 8, 4), np.float32)]), tmp_path)
-    with pytest.raises(InputError, match="quantized per channel.*--granularity layer"):
-        one_quantizer.requantize(one_core.load(path))
     with pytest.raises(InputError, match="only int8 to uint8"):
         one_quantizer.requantize(one_core.load(path), "uint8", "int8")
