@@ -1,8 +1,8 @@
 """Hook implementation: every pass of this plugin, in the order the PassManager runs them.
 
-Order within a round: folding first (constants feed the patterns below), then substitutions
-and removals (they expose producers to fusions), forwarding of reshapes and transposes,
-transforms, fusions, and the merging passes.
+Order within a round: shape and dtype inference first (when asked for), then folding
+(constants feed the patterns below), then substitutions and removals (they expose producers
+to fusions), forwarding of reshapes and transposes, transforms, fusions, and the merging passes.
 Rounds repeat until nothing changes, so the order affects speed, not the result."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from .cse import cse_passes
 from .fold import FoldReshapeShapePass, fold_passes
 from .forward import forward_passes
 from .fuse import fuse_passes
+from .infer import infer_passes
 from .patterns import pattern_passes
 from .remove import remove_passes
 from .resolve import resolve_passes
@@ -26,6 +27,7 @@ from .transform import transform_passes
 def all_passes() -> list[Pass]:
     """A fresh instance of every pass, in run order."""
     return [
+        *infer_passes(),
         *resolve_passes(),
         *fold_passes(),
         FoldReshapeShapePass(),
