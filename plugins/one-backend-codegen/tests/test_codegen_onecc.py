@@ -45,7 +45,7 @@ def test_import_optimize_codegen(tmp_path: Path, monkeypatch) -> None:
     ("backend=c", "backend=runtime",
      "x.cfg [one-codegen]: backend 'runtime' does not generate code (code generators installed: c)"),
     ("--name net", "--nme net", "x.cfg [one-codegen]: command: No such option '--nme'. Did you mean '--name'?"),
-    ("net small.opt.circle", "net other.circle", "input_path other.circle: no such file or directory"),
+    ("net small.opt.circle", "net other.circle", "input other.circle: no such file or directory"),
 ])
 def test_errors_stop_before_anything_runs(tmp_path: Path, monkeypatch, old: str, new: str, message: str) -> None:
     shutil.copy(modelzoo.small_float_model(), tmp_path / "small.tflite")
