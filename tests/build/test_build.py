@@ -254,13 +254,13 @@ def test_errors_are_one_line_before_anything_is_written(tmp_path: Path, name: st
 def test_lenient_warns_and_goes_on(tmp_path: Path) -> None:
     shutil.copy(modelzoo.small_float_model(), tmp_path / "small.tflite")
     text = _TFLITE_CFG.replace("output_path=small.circle", "output_path=small.circle\ninput_shape=1")
-    (tmp_path / "x.cfg").write_text(text + "decompose_hardswish=True\n[one-quantize]\n[extra]\n")
+    (tmp_path / "x.cfg").write_text(text + "fuse_bcq=True\n[one-quantize]\n[extra]\n")
     result = _one(tmp_path, "build", "-C", "x.cfg", "--lenient")
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines() == [
         "warning: x.cfg: unknown section 'extra'; ignored",
         "warning: x.cfg [one-import-tflite]: unknown key 'input_shape'; ignored",
-        ("warning: x.cfg [one-optimize]: decompose_hardswish=True cannot be honoured: there is no such pass "
+        ("warning: x.cfg [one-optimize]: fuse_bcq=True cannot be honoured: there is no such pass "
          "here (`one passes` lists them); ignored"),
     ]
     assert (tmp_path / "small.opt.circle").is_file()

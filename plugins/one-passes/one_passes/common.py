@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from one_core.ir import Operator, Subgraph, Tensor
-from one_core.ir.options import ActivationFunctionType
-from one_core.passes.rewrite import constant, is_float, signature
+from one_core.ir.options import ActivationFunctionType, FullyConnectedOptionsWeightsFormat
+from one_core.passes.rewrite import constant, is_float, signature, single_reader
 
 NONE = ActivationFunctionType.NONE
 
@@ -26,6 +27,14 @@ def with_options(op: Operator, **changes: Any) -> None:
     from dataclasses import replace
 
     op.options = replace(op.options, **changes)
+
+
+def plain_weights(op: Operator) -> bool:
+    """False for a FULLY_CONNECTED whose weights are stored in another order than [O, I]
+    (weights_format other than DEFAULT, such as circle's SHUFFLED16x1FLOAT32): a pass reading
+    them as a matrix would compute something else."""
+    return op.type != "FULLY_CONNECTED" or op.options is None or \
+        op.options.weights_format == FullyConnectedOptionsWeightsFormat.DEFAULT
 
 
 def other_operand(op: Operator, t: Tensor) -> Tensor | None:
@@ -105,3 +114,37 @@ def producer_in(sg: Subgraph, t: Tensor | None, *types: str) -> Operator | None:
     if op is None or op.subgraph is not sg or (types and op.type not in types):
         return None
     return op
+
+
+@dataclass
+class ChannelwiseAffine:
+    """ADD(MUL(x, gamma), beta) with per-channel constants (see `channelwise_affine`)."""
+
+    mul: Operator
+    x: Tensor
+    gamma_t: Tensor
+    gamma: np.ndarray
+    beta: np.ndarray
+
+
+def channelwise_affine(sg: Subgraph, add: Operator) -> ChannelwiseAffine | None:
+    """`add` = ADD(MUL(x, gamma), beta) of float x with gamma and beta constants of one value
+    per channel (last axis), the MUL without activation and read by `add` alone, x of the
+    result's shape signature; None otherwise."""
+    out = add.outputs[0]
+    pair = split_const(add)
+    if pair is None or not is_float(out) or not out.shape:
+        return None
+    scaled, beta_t = pair
+    mul = producer_in(sg, scaled, "MUL")
+    if mul is None or single_reader(sg, scaled) is not add or activation(mul) != NONE:
+        return None
+    inner = split_const(mul)
+    if inner is None:
+        return None
+    x, gamma_t = inner
+    channels = out.shape[-1]
+    gamma, beta = channel_vector(gamma_t, channels, out), channel_vector(beta_t, channels, out)
+    if gamma is None or beta is None or not is_float(x) or not same_signature(x, out):
+        return None
+    return ChannelwiseAffine(mul, x, gamma_t, gamma, beta)

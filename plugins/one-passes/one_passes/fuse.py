@@ -28,6 +28,7 @@ from .common import (
     activation,
     channel_vector,
     other_operand,
+    plain_weights,
     producer_in,
     with_options,
 )
@@ -54,14 +55,15 @@ LAYOUTS = {
 def _scaled_weights(op: Operator, scale: np.ndarray) -> np.ndarray | None:
     lay = LAYOUTS[op.type]
     w = constant(op.input(lay.weights))
-    if w is None or not is_float(op.input(lay.weights)) or w.shape[lay.channel_axis] != scale.size:
+    if w is None or not plain_weights(op) or not is_float(op.input(lay.weights)) \
+            or w.shape[lay.channel_axis] != scale.size:
         return None
     shape = [1] * w.ndim
     shape[lay.channel_axis] = scale.size
     return (w * scale.reshape(shape)).astype(np.float32)
 
 
-def _bias(op: Operator, channels: int) -> np.ndarray | None:
+def bias_vector(op: Operator, channels: int) -> np.ndarray | None:
     """The operator's bias as a float32 vector (zeros when it has none); None when the bias
     is not a float constant of `channels` values."""
     b = op.input(LAYOUTS[op.type].bias)
@@ -81,7 +83,7 @@ def _channels(op: Operator) -> int | None:
     return int(w.shape[lay.channel_axis])
 
 
-def _set_bias(sg: Subgraph, op: Operator, value: np.ndarray, name: str) -> None:
+def set_bias(sg: Subgraph, op: Operator, value: np.ndarray, name: str) -> None:
     index = LAYOUTS[op.type].bias
     tensor = add_constant(sg, name, value.astype(np.float32))
     if index < len(op.inputs):
@@ -147,7 +149,7 @@ class FuseBatchNormPass(OperatorPass):
             if scale is None or shift is None or out.shape != conv.outputs[0].shape:
                 continue
             weights = _scaled_weights(conv, scale)
-            bias = _bias(conv, channels)
+            bias = bias_vector(conv, channels)
             if weights is None or bias is None:
                 continue
             _fuse_into(sg, conv, [mul, add], out, weights, bias * scale + shift, activation(add))
@@ -162,7 +164,7 @@ def _fuse_into(sg: Subgraph, conv: Operator, removed: list[Operator], out: Tenso
         sg.remove_operator(op)
     if weights is not None:
         _set_weights(sg, conv, weights)
-    _set_bias(sg, conv, bias, f"{out.name}/bias")
+    set_bias(sg, conv, bias, f"{out.name}/bias")
     with_options(conv, fused_activation_function=act if act is not None else NONE)
     take_over_output(sg, conv, old_out, out)
 
@@ -191,7 +193,7 @@ class FuseAddPass(OperatorPass):
         if channels is None or out.shape != conv.outputs[0].shape:
             return False
         shift = channel_vector(shift_t, channels, out)
-        bias = _bias(conv, channels)
+        bias = bias_vector(conv, channels)
         if shift is None or bias is None:
             return False
         _fuse_into(sg, conv, [add], out, None, bias + shift, activation(add))
@@ -225,7 +227,7 @@ class FuseMulPass(OperatorPass):
         if scale is None:
             return False
         weights = _scaled_weights(conv, scale)
-        bias = _bias(conv, channels)
+        bias = bias_vector(conv, channels)
         if weights is None or bias is None:
             return False
         _fuse_into(sg, conv, [mul], out, weights, bias * scale, activation(mul))
@@ -282,7 +284,8 @@ def _plain_fc(sg: Subgraph, t: Tensor, add: Operator) -> Operator | None:
     """The FULLY_CONNECTED producing `t` for `add` alone, without activation, with float32
     constant weights and a float32 constant bias or none."""
     fc = producer_in(sg, t, "FULLY_CONNECTED")
-    if fc is None or len(fc.outputs) != 1 or single_reader(sg, t) is not add or activation(fc) != NONE:
+    if fc is None or len(fc.outputs) != 1 or single_reader(sg, t) is not add or activation(fc) != NONE \
+            or not plain_weights(fc):
         return None
     w, bias = fc.input(1), _fc_bias(fc)
     if constant(w) is None or not is_float(w) or (bias is not None and (constant(bias) is None or not is_float(bias))):

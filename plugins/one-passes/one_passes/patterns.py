@@ -1,5 +1,5 @@
-"""Fusions of multi-operator patterns into one operator: instance normalization, PReLU, and
-consecutive or transposed means."""
+"""Fusions of multi-operator patterns into one operator: instance normalization, PReLU, GELU
+(also between two FULLY_CONNECTED, ONE's FC-GELU-FC), and consecutive or transposed means."""
 
 from __future__ import annotations
 
@@ -9,17 +9,20 @@ from collections.abc import Iterable
 import numpy as np
 
 from one_core.ir import Operator, Subgraph, Tensor
-from one_core.ir.options import GeluOptions, InstanceNormOptions, ReducerOptions
+from one_core.ir.options import FullyConnectedOptionsWeightsFormat, GeluOptions, InstanceNormOptions, ReducerOptions
 from one_core.passes import OperatorPass
 from one_core.passes.rewrite import (
     add_constant,
     constant,
+    insert_before,
     int_list,
     is_float,
     is_output,
     replace_operator,
     scalar_value,
+    signature,
     single_reader,
+    unique_name,
 )
 
 from .common import NONE, activation, channel_vector, producer_in, same_signature
@@ -387,6 +390,83 @@ class FuseGeluPass(OperatorPass):
         return None if found is None else (found[0], [add, inner, *found[1]], approximate)
 
 
+# ------------------------------------------------------------------ replace_with_fc_gelu_fc
+
+
+def _constant_fc(sg: Subgraph, t: Tensor) -> tuple[Operator, np.ndarray, np.ndarray | None] | None:
+    """`t` = FULLY_CONNECTED with float32 constant weights in the default format, a float32
+    constant bias or none, and no activation: (the operator, weights, bias or None)."""
+    fc = producer_in(sg, t, "FULLY_CONNECTED")
+    if fc is None or len(fc.outputs) != 1 or not _no_activation(fc) or not is_float(t):
+        return None
+    if fc.options is not None and fc.options.weights_format != FullyConnectedOptionsWeightsFormat.DEFAULT:
+        return None
+    w_t, b_t = fc.input(1), fc.input(2)
+    w, b = constant(w_t), constant(b_t)
+    if w is None or not is_float(w_t) or (b_t is not None and (b is None or not is_float(b_t))):
+        return None
+    return fc, w, b
+
+
+def _halved(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    """`b` is `a` * sqrt(1/2) up to float32 rounding (relative 1e-6), or both are absent."""
+    if a is None or b is None:
+        return a is None and b is None
+    exact = a.astype(np.float64) * math.sqrt(0.5)
+    return a.shape == b.shape and bool(np.allclose(b, exact, rtol=1e-6, atol=np.finfo(np.float32).tiny))
+
+
+class ReplaceWithFCGeluFCPass(OperatorPass):
+    """FC3(FC1(x) * (1 + Erf(FC2(x)))), with Erf the custom operator and FC2's weights and
+    bias FC1's times sqrt(1/2) (x / sqrt 2 folded into them by an exporter), becomes
+    FC3'(GELU(FC1(x))) with FC3's weights doubled: y * (1 + erf(y / sqrt 2)) is 2 * gelu(y).
+    FC2 must match to float32 rounding (relative 1e-6; ONE: 1e-5 absolute, which for small
+    weights is another function). FC1, FC2 without activation; FC3 keeps its activation and
+    bias; FC1 stays for its other readers."""
+
+    name = "replace_with_fc_gelu_fc"
+    description = "replace FC3(y * (1 + Erf(FC2(x)))), y = FC1(x), FC2 = FC1 / sqrt 2, by FC3(GELU(y)) doubled"
+    levels = frozenset()
+    operators = frozenset({"FULLY_CONNECTED"})
+
+    def rewrite(self, sg: Subgraph, fc3: Operator) -> bool:
+        mul_t, w3_t, b3_t, out = fc3.input(0), fc3.input(1), fc3.input(2), fc3.outputs[0]
+        w3 = constant(w3_t)
+        if w3 is None or not (is_float(w3_t) and is_float(out)) or (b3_t is not None and constant(b3_t) is None):
+            return False
+        mul = producer_in(sg, mul_t, "MUL")
+        found = _match_pair(mul, lambda t: _constant_fc(sg, t), lambda t: producer_in(sg, t, "ADD"))
+        if found is None or not _no_activation(mul):
+            return False
+        (fc1, w1, b1), add = found
+        got = _match_pair(add, lambda t: producer_in(sg, t, "Erf"),
+                          lambda c: c if scalar_value(c) == 1.0 and is_float(c) else None)
+        if got is None or not _no_activation(add):
+            return False
+        erf = got[0]
+        if erf.name != "CUSTOM" or len(erf.inputs) != 1 or len(erf.outputs) != 1:
+            return False
+        second = _constant_fc(sg, erf.input(0))
+        if second is None or second[0] is fc1 or second[0].input(0) is not fc1.input(0):
+            return False
+        fc2, w2, b2 = second
+        y = fc1.outputs[0]
+        if not (_halved(w1, w2) and _halved(b1, b2)):
+            return False
+        results = (fc2.outputs[0], erf.outputs[0], add.outputs[0], mul_t)
+        if not all(is_float(t) and same_signature(t, y) for t in results):
+            return False
+        if not _contained(sg, [fc2, erf, add, mul, fc3], out):
+            return False
+        for op in (fc2, erf, add, mul):
+            sg.remove_operator(op)
+        gelu = sg.add_tensor(Tensor(unique_name(sg, f"{y.name}/gelu"), y.dtype, y.shape, shape_signature=signature(y)))
+        insert_before(sg, Operator("GELU", [y], [gelu], GeluOptions(approximate=False)), fc3)
+        fc3.set_input(0, gelu)
+        fc3.set_input(1, add_constant(sg, f"{w3_t.name}/doubled", w3 * np.float32(2.0)))
+        return True
+
+
 # ---------------------------------------------------------------------------------- means
 
 
@@ -468,5 +548,5 @@ class FuseTransposeWithMeanPass(OperatorPass):
 
 
 def pattern_passes() -> list[OperatorPass]:
-    return [FuseInstanceNormPass(), FusePReluPass(), FuseGeluPass(), FuseMeanWithMeanPass(),
-            FuseTransposeWithMeanPass()]
+    return [FuseInstanceNormPass(), FusePReluPass(), FuseGeluPass(), ReplaceWithFCGeluFCPass(),
+            FuseMeanWithMeanPass(), FuseTransposeWithMeanPass()]

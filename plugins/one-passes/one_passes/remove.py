@@ -242,6 +242,19 @@ class RemoveQuantDequantSeqPass(OperatorPass):
         return bypass(sg, op, x, out)
 
 
+class RemoveFakeQuantPass(OperatorPass):
+    """FAKE_QUANT goes, its readers read its input: the rounding to the quantized grid and the
+    clamp to [min, max] go with it (not an exact rewrite: ONE's intent)."""
+
+    name = "remove_fakequant"
+    description = "remove FAKE_QUANT operators"
+    levels = frozenset()
+    operators = frozenset({"FAKE_QUANT"})
+
+    def rewrite(self, sg: Subgraph, op: Operator) -> bool:
+        return _identity(sg, op, 0)
+
+
 class RemoveRedundantQuantizePass(OperatorPass):
     """QUANTIZE of a QUANTIZE reads the first one's input (only the last parameters count;
     not exact: one rounding instead of two); QUANTIZE to the type and per-tensor parameters
@@ -274,5 +287,6 @@ def remove_passes() -> list[OperatorPass]:
         RemoveUnnecessaryTransposePass(),
         RemoveUnnecessaryAddPass(),
         RemoveQuantDequantSeqPass(),
+        RemoveFakeQuantPass(),
         RemoveRedundantQuantizePass(),
     ]

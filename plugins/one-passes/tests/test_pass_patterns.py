@@ -1,4 +1,5 @@
-"""fuse_instnorm, fuse_prelu, fuse_gelu, fuse_mean_with_mean, fuse_transpose_with_mean."""
+"""fuse_instnorm, fuse_prelu, fuse_gelu, fuse_mean_with_mean, fuse_transpose_with_mean,
+replace_with_fc_gelu_fc."""
 
 from __future__ import annotations
 
@@ -7,7 +8,15 @@ import pytest
 from passcheck import Graph, check_pass, check_unchanged, counts, tf_model
 
 import one_core
-from one_core.ir.options import AddOptions, DivOptions, MulOptions, ReducerOptions, TransposeOptions
+from one_core.ir.options import ActivationFunctionType as Act
+from one_core.ir.options import (
+    AddOptions,
+    DivOptions,
+    FullyConnectedOptions,
+    MulOptions,
+    ReducerOptions,
+    TransposeOptions,
+)
 
 RNG = np.random.default_rng(5)
 GAMMA = RNG.uniform(0.5, 1.5, 8).astype(np.float32)
@@ -184,3 +193,66 @@ def test_fuse_gelu_tanh(cube: str) -> None:
 def test_fuse_gelu_must_not_fire(case: str) -> None:
     model = _erf_model("one", half=0.4) if case == "not_half" else _erf_model("one", reread=True)
     check_unchanged(model, "fuse_gelu")
+
+
+# ------------------------------------------------------------------ replace_with_fc_gelu_fc
+
+SQRT_HALF = np.float32(np.sqrt(0.5))
+
+
+def _fc_gelu_fc_model(bias: bool = True, w2_offset: float = 0.0, fc1_act: Act = Act.NONE,
+                      fc1_read_twice: bool = False, mul_read_twice: bool = False):
+    """FC3(FC1(x) * (1 + Erf(FC2(x)))) with FC2 = FC1 * sqrt(1/2) in float32 (x [2, 16],
+    16 -> 32 -> 8, FC3 with bias and RELU). Returns (model, numpy reference)."""
+    g = Graph()
+    x = g.input("x", (2, 16))
+    w1 = (g.rng.standard_normal((32, 16)) * 0.1).astype(np.float32)
+    b1 = g.rng.standard_normal(32).astype(np.float32) if bias else None
+    w3, b3 = g.rng.standard_normal((8, 32)).astype(np.float32), g.rng.standard_normal(8).astype(np.float32)
+    w2 = w1 * SQRT_HALF + np.float32(w2_offset)
+    b2 = None if b1 is None else b1 * SQRT_HALF
+
+    def fc(w, b, inp, shape, act=Act.NONE):
+        return g.op("FULLY_CONNECTED", [inp, g.const(w), None if b is None else g.const(b)], shape,
+                    FullyConnectedOptions(act))
+
+    y = fc(w1, b1, x, (2, 32), fc1_act)
+    e = g.op("CUSTOM", [fc(w2, b2, x, (2, 32))], (2, 32), custom_code="Erf")
+    m = g.op("MUL", [y, g.op("ADD", [g.const(np.float32(1)), e], (2, 32), AddOptions())], (2, 32), MulOptions())
+    outs = [fc(w3, b3, m, (2, 8), Act.RELU)]
+    outs += [y] if fc1_read_twice else []
+    outs += [m] if mul_read_twice else []
+
+    def reference(xs):
+        from math import erf
+
+        v = xs[0].astype(np.float64)
+        y64 = v @ w1.T.astype(np.float64) + (0 if b1 is None else b1)
+        z64 = v @ w2.T.astype(np.float64) + (0 if b2 is None else b2)
+        out = np.maximum((y64 * (1 + np.vectorize(erf)(z64))) @ w3.T.astype(np.float64) + b3, 0)
+        return [out.astype(np.float32)] + ([y64.astype(np.float32)] if fc1_read_twice else [])
+
+    return g.done(outs), reference
+
+
+@pytest.mark.parametrize("variant", ["bias", "no_bias", "fc1_read_twice"])
+def test_replace_with_fc_gelu_fc(variant: str) -> None:
+    """y * (1 + erf(y / sqrt 2)) is 2 * gelu(y): FC3's weights double; FC1 stays (also for
+    another reader)."""
+    model, reference = _fc_gelu_fc_model(bias=variant != "no_bias", fc1_read_twice=variant == "fc1_read_twice")
+    opt = check_pass(model, "replace_with_fc_gelu_fc",
+                     {"FULLY_CONNECTED": -1, "Erf": -1, "ADD": -1, "MUL": -1, "GELU": 1}, reference=reference)
+    fc1, gelu, fc3 = opt.main.operators
+    assert (fc1.type, gelu.type, fc3.type) == ("FULLY_CONNECTED", "GELU", "FULLY_CONNECTED")
+    assert gelu.options.approximate is False and fc3.options.fused_activation_function == Act.RELU
+    assert fc3.outputs[0].name == model.main.outputs[0].name
+    np.testing.assert_array_equal(fc3.input(1).data, model.main.operators[-1].input(1).data * 2)
+
+
+@pytest.mark.parametrize("case", ["weights_off", "fc1_activation", "mul_read_twice"])
+def test_replace_with_fc_gelu_fc_must_not_fire(case: str) -> None:
+    """FC2's weights 5e-6 off FC1's * sqrt(1/2) (within ONE's absolute 1e-5, not float32
+    rounding of weights about 0.1), an activation on FC1, the product read elsewhere."""
+    options = {"weights_off": {"w2_offset": 5e-6}, "fc1_activation": {"fc1_act": Act.RELU},
+               "mul_read_twice": {"mul_read_twice": True}}[case]
+    check_unchanged(_fc_gelu_fc_model(**options)[0], "replace_with_fc_gelu_fc")

@@ -10,6 +10,7 @@ import one_core
 from one_core.ir import DType, Quantization
 from one_core.ir.options import (
     AddOptions,
+    FakeQuantOptions,
     ReshapeOptions,
     SliceOptions,
     SplitOptions,
@@ -246,3 +247,29 @@ def test_remove_redundant_quantize_must_not_fire_on_new_parameters() -> None:
     q = g.input("q", (2, 8), DType.INT8)
     q.quantization = Quantization(np.array([0.05], np.float32), np.array([0], np.int64))
     check_unchanged(g.done([g.op("DEQUANTIZE", [_quantized(g, q, 0.1)], q.shape)]), "remove_redundant_quantize")
+
+
+def _fake_quant(g: Graph, x):
+    return g.op("FAKE_QUANT", [x], x.shape, FakeQuantOptions(min=-1.0, max=1.0, num_bits=8))
+
+
+@pytest.mark.parametrize("output", [False, True])
+def test_remove_fakequant(output: bool) -> None:
+    """The readers read the input; as a model output, its producer writes it. Not exact: the
+    rounding and the clamp to [-1, 1] go (compared with that, not with the original)."""
+    g = Graph()
+    x = g.input("x", (2, 8))
+    if output:
+        model = g.done([_fake_quant(g, g.op("RELU", [x], x.shape))])
+    else:
+        model = g.done([g.op("RELU", [_fake_quant(g, x)], x.shape)])
+    opt = check_pass(model, "remove_fakequant", {"FAKE_QUANT": -1},
+                     reference=lambda xs: [np.maximum(xs[0], 0)], litert=False)
+    assert opt.main.outputs[0].name == model.main.outputs[0].name
+
+
+def test_remove_fakequant_must_not_fire_between_input_and_output() -> None:
+    """No operator is left to write the output tensor (its name must survive)."""
+    g = Graph()
+    x = g.input("x", (2, 8))
+    check_unchanged(g.done([_fake_quant(g, x)]), "remove_fakequant")

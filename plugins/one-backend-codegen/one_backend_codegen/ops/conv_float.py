@@ -65,8 +65,9 @@ def depthwise_conv2d(e: OpEmit) -> None:
 
 
 def _check_fc(op: Operator, known: Known) -> bool:
+    """Plain weights only: a shuffled weights_format (circle's SHUFFLED16x1FLOAT32) is refused."""
     w = op.inputs[1]
-    return _check_conv(op, known) and len(w.shape) == 2
+    return _check_conv(op, known) and len(w.shape) == 2 and int(getattr(op.options, "weights_format", 0) or 0) == 0
 
 
 @emitter("FULLY_CONNECTED", check=_check_fc)

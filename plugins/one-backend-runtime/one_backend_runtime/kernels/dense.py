@@ -14,6 +14,7 @@ import numpy as np
 
 from one_core.errors import OneError
 from one_core.ir import DType
+from one_core.ir.options import FullyConnectedOptionsWeightsFormat as WeightsFormat
 
 from .base import OpContext, apply_activation, kernel
 from .conv import (
@@ -74,6 +75,14 @@ def quantize_rows(x: np.ndarray, asymmetric: bool) -> tuple[np.ndarray, np.ndarr
     return q.astype(np.int8), scales, offsets
 
 
+def unshuffled_16x1(w: np.ndarray) -> np.ndarray:
+    """FULLY_CONNECTED weights [rows, cols] stored in circle's SHUFFLED16x1FLOAT32 order (blocks of
+    16 rows, column by column: flat element (r * cols + c) * 16 + i is w[16 * r + i, c]) in
+    their plain order."""
+    rows, cols = w.shape
+    return np.ascontiguousarray(w.reshape(rows // 16, cols, 16).transpose(0, 2, 1).reshape(rows, cols))
+
+
 def _bias_of(ctx: OpContext, index: int):
     t = ctx.op.input(index) if len(ctx.inputs) > index else None
     return t, (None if t is None else ctx.constant(index))
@@ -91,9 +100,15 @@ def fully_connected(ctx: OpContext) -> Callable:
     act = int(o.fused_activation_function)
     keep = bool(o.keep_num_dims)
     where = f"FULLY_CONNECTED '{y_t.name}'"
-    if int(getattr(o, "weights_format", 0) or 0) != 0:
-        raise OneError(f"{where}: shuffled weights formats are not supported")
     w = ctx.constant(1)
+    weights_format = int(getattr(o, "weights_format", 0) or 0)
+    if weights_format == WeightsFormat.SHUFFLED16x1FLOAT32 and w is not None and w.dtype == np.float32 \
+            and w.ndim == 2 and w.shape[0] % 16 == 0:
+        w = unshuffled_16x1(w)  # once, at prepare
+    elif weights_format != WeightsFormat.DEFAULT:
+        label = next((f.name for f in WeightsFormat if f == weights_format), str(weights_format))
+        raise OneError(f"{where}: weights format {label} is not supported "
+                       "(SHUFFLED16x1FLOAT32 needs float32 constant weights [16 * k, n])")
     units, depth = int(w_t.shape[0]), int(w_t.shape[-1])
 
     def shape_of(x: np.ndarray, n: int) -> tuple[int, ...]:
