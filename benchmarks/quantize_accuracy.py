@@ -12,7 +12,7 @@ model's: SQNR and top-1 agreement, and (paired, on the same inputs) how many inp
 the two gets right. one-quantizer runs twice: with ONE's default calibration (percentiles) and
 with min/max ranges, the way TensorFlow's converter calibrates.
 
-    python benchmarks/quantize_accuracy.py [--count 200]
+    python benchmarks/quantize_accuracy.py [--count 5000]   # fewer inputs cannot tell top-1 apart
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def main() -> int:
     import tempfile
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--count", type=int, default=200)
+    parser.add_argument("--count", type=int, default=5000)
     args = parser.parse_args()
     print(f"{args.count} held-out N(0, 1) inputs per model, int8 per channel, LiteRT runs both\n")
     print("| model | calibration | SQNR ours (dB) | SQNR TensorFlow (dB) | top-1 ours | top-1 TensorFlow "
