@@ -133,3 +133,13 @@ def test_quant_config_on_the_command_line(tmp_path):
                                    str(tmp_path / "calib.npz"), "--quant_config", str(config),
                                    "--quantized_dtype", "int8"])
     assert bad.exit_code != 0 and "contradicts" in bad.output and not (tmp_path / "x.circle").exists()
+
+
+@pytest.mark.parametrize("io", ["uint8", "int8"])
+def test_int16_model_with_8bit_inputs_and_outputs(io, tmp_path):
+    """16x8 inside, 8-bit at the boundaries (int16 -> uint8 through int8, which TFLite lacks)."""
+    model, path = _quantized(tflite_model(conv_family, INPUT), tmp_path, dtype="int16", input_type=io,
+                             output_type=io)
+    assert model.main.inputs[0].dtype == model.main.outputs[0].dtype == DType[io.upper()]
+    for seed in range(2):
+        check_exact(path, seed=seed)
