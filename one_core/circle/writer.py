@@ -20,6 +20,7 @@ import numpy as np
 from ..errors import InputError, OneError
 from ..ir.model import Model
 from ..ir.operators import encode_opcode, is_circle_only, opcode_of
+from ..ir.options import FullyConnectedOptionsWeightsFormat
 from ..ir.tensor import (
     BlockwiseQuantization,
     CustomQuantization,
@@ -100,6 +101,8 @@ def check_tflite_compatible(model: Model, path: Path | str = "model") -> None:
         for op in sg.operators:
             if is_circle_only(op.name):
                 problems.append(f"operator {op.name} (subgraph {sg_index})")
+            elif getattr(op.options, "weights_format", None) == FullyConnectedOptionsWeightsFormat.SHUFFLED16x1FLOAT32:
+                problems.append(f"weights format SHUFFLED16x1FLOAT32 of {op.name} '{op.outputs[0].name}'")
         for t in sg.tensors:
             if t.dtype.is_circle_only:
                 problems.append(f"type {t.dtype.name} of tensor '{t.name}'")

@@ -9,7 +9,7 @@ import one_core
 from one_core.errors import InvalidModelError, OneError
 from one_core.ir import DType, Operator, Tensor, decode_opcode, diff_models, encode_opcode, verify
 from one_core.ir.operators import OPCODES
-from one_core.ir.options import InstanceNormOptions
+from one_core.ir.options import FullyConnectedOptionsWeightsFormat, InstanceNormOptions
 
 from irbuild import quantized_tensor, tiny_mlp
 
@@ -148,3 +148,13 @@ def test_circle_only_operator_is_refused_for_tflite(tmp_path) -> None:
         one_core.save(m, tmp_path / "m.tflite")
     assert not (tmp_path / "m.tflite").exists()
     assert diff_models(m, one_core.load(tmp_path / "m.circle")) == []
+
+
+def test_circle_only_weights_format_is_refused_for_tflite(tmp_path) -> None:
+    m = tiny_mlp()
+    fc = next(op for op in m.main.operators if op.name == "FULLY_CONNECTED")
+    fc.options.weights_format = FullyConnectedOptionsWeightsFormat.SHUFFLED16x1FLOAT32
+    one_core.save(m, tmp_path / "m.circle")
+    with pytest.raises(OneError, match="circle-only weights format SHUFFLED16x1FLOAT32 of FULLY_CONNECTED"):
+        one_core.save(m, tmp_path / "m.tflite")
+    assert not (tmp_path / "m.tflite").exists()
