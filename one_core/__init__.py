@@ -2,10 +2,11 @@
 
     m = one_core.load("model.tflite")
     m = one_core.optimize(m, level="O1")
+    m = one_core.quantize(m, "calib.npz", dtype="int8")    # with a quantizer plugin installed
     one_core.save(m, "model.circle")
 """
 
-from .api import Session, load, optimize, save
+from .api import Session, load, optimize, quantize, save
 from .errors import ConversionError, InputError, InvalidModelError, OneError, UnsupportedOperatorError
 from .ir import DType, Model, Operator, SignatureDef, Subgraph, Tensor, verify
 
@@ -26,6 +27,7 @@ __all__ = [
     "UnsupportedOperatorError",
     "load",
     "optimize",
+    "quantize",
     "save",
     "verify",
 ]

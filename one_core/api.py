@@ -62,6 +62,19 @@ def optimize(model: Model, level: str | None = None, passes: Any = None, **optio
     return _optimize(model, level, passes, **options)
 
 
+def quantize(model: Model, calibration_data: Any, dtype: str | None = None, granularity: str | None = None, *,
+             quantizer: str | None = None, **options: Any) -> Model:
+    """Calibrate `model` on `calibration_data` and quantize it in place (returned), with an
+    installed quantizer plugin: `quantizer` names one, default the first installed. `dtype`
+    ("int8", "uint8", "int16") and `granularity` ("channel", "layer") and the other options are
+    the quantizer's (the bundled one-quantizer: input_type, output_type, config, mode, ...)."""
+    registry = get_plugins().quantizers
+    if not len(registry):
+        raise InputError("no quantizer is installed (install one-quantizer)")
+    chosen = registry.get(quantizer or registry.names()[0])
+    return chosen.quantize(model, calibration_data, dtype, granularity, **options)
+
+
 def save(model: Model, path: str | os.PathLike[str], *, format: str | None = None) -> Path:
     """Write `model` as circle, or as TFLite for a `.tflite` path (or `format="tflite"`)."""
     return write_model(model, path, format)

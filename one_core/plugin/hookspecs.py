@@ -37,6 +37,13 @@ def one_register_packagers(registry: Any) -> None:
 
 
 @hookspec
+def one_register_quantizers(registry: Any) -> None:
+    """Add quantizers, objects with a `name` and `quantize(model, calibration_data, dtype,
+    granularity, **options)` returning the model quantized in place: `registry.add(q)`.
+    `one_core.quantize` calls them."""
+
+
+@hookspec
 def one_register_build_steps(registry: Any) -> None:
     """Add onecc drivers (`one_core.build.Driver` objects named after ONE's cfg sections, such
     as `one-quantize`): `registry.add(driver)`. They take the place of the core's own driver

@@ -98,6 +98,7 @@ class Plugins:
         self.backends: Registry[Any] = self._collect("backend", "one_register_backends")
         self.passes: Registry[Any] = self._collect("pass", "one_register_passes")
         self.packagers: Registry[Any] = self._collect("packager", "one_register_packagers")
+        self.quantizers: Registry[Any] = self._collect("quantizer", "one_register_quantizers")
         self.build_steps: Registry[Any] = self._collect("build step", "one_register_build_steps")
         self._extra: dict[str, Registry[Any]] = {}
 

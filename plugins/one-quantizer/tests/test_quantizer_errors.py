@@ -76,3 +76,24 @@ def test_random_calibration_only_when_asked(path, tmp_path):
     assert len(records) == 3 and all(np.array_equal(a[0], b[0]) for a, b in zip(records, again))
     with pytest.raises(InputError, match="at least 1"):
         one_quantizer.random_records(one_core.load(path).main.inputs, 0)
+
+
+def test_one_core_quantize_is_this_plugin(path, tmp_path, monkeypatch):
+    """`one_core.quantize` reaches the installed quantizer, with the same result; without one
+    it says what to install."""
+    from one_core.plugin.manager import DISABLE_ENV, reset_plugins
+
+    records = [np.random.default_rng(i).standard_normal((1, 4, 3)).astype(np.float32) for i in range(4)]
+    ours = one_core.save(one_core.quantize(one_core.load(path), records, "int8", "layer", input_type="float32"),
+                         tmp_path / "core.circle")
+    direct = one_core.save(one_quantizer.quantize(one_core.load(path), records, "int8", "layer",
+                                                  input_type="float32"), tmp_path / "direct.circle")
+    assert ours.read_bytes() == direct.read_bytes()
+    monkeypatch.setenv(DISABLE_ENV, "quantizer")
+    reset_plugins()
+    try:
+        with pytest.raises(InputError, match="no quantizer is installed"):
+            one_core.quantize(one_core.load(path), records)
+    finally:
+        monkeypatch.delenv(DISABLE_ENV)
+        reset_plugins()
