@@ -14,7 +14,7 @@ from one_backend_runtime.kernels.quant import (
     multiply_by_quantized_multiplier,
     quantize_multipliers,
 )
-from opharness import check, tflite_model
+from opharness import check, run_ours, tflite_model
 
 import one_core
 from one_core.ir import DType, Model, Operator, Quantization, Subgraph, Tensor
@@ -290,11 +290,60 @@ def uint8_conv_model(tmp_path, kind: str, act: int, rng: np.random.Generator, ch
     return one_op_tflite(tmp_path / "tconv.tflite", "TRANSPOSE_CONV", opts, [shape, w, x], [y])
 
 
+@pytest.mark.parametrize("compiled", [True, False], ids=["numba", "numpy"])
 @pytest.mark.parametrize("kind", ["conv", "depthwise", "transpose"])
 @pytest.mark.parametrize("act", [ActivationFunctionType.NONE, ActivationFunctionType.RELU6])
-def test_uint8_per_tensor(tmp_path, kind, act):
+def test_uint8_per_tensor(tmp_path, kind, act, compiled, monkeypatch):
+    from one_backend_runtime.kernels import accel
+
+    if compiled and not accel.ENABLED:
+        pytest.skip("numba is not installed: only the numpy path exists here")
+    monkeypatch.setattr(accel, "ENABLED", compiled)
     rng = np.random.default_rng(7)
     check(uint8_conv_model(tmp_path, kind, int(act), rng))
+
+
+def test_uint8_depthwise_per_channel_compiled_equals_numpy(tmp_path, monkeypatch):
+    """circle's asymmetric per-channel uint8 weights (no LiteRT kernel takes them): the compiled
+    integer depthwise equals the numpy float-sum path (which equals onert: one-quantizer's
+    test_quantizer_uint8_channel.py), with stride 2 and a depth multiplier."""
+    from one_backend_runtime.kernels import accel
+
+    if not accel.ENABLED:
+        pytest.skip("numba is not installed: only the numpy path exists here")
+    rng = np.random.default_rng(8)
+    c = 6
+    x = qtensor("x", DType.UINT8, (2, 11, 10, 3), 0.05, 117)
+    w = qtensor("w", DType.UINT8, (1, 3, 3, c), rng.uniform(0.005, 0.03, c), rng.integers(90, 170, c),
+                rng.integers(0, 256, (1, 3, 3, c)).astype(np.uint8), axis=3)
+    b = qtensor("b", DType.INT32, (c,), 0.05 * w.quantization.scale, 0, rng.integers(-5000, 5000, c).astype(np.int32))
+    y = qtensor("y", DType.UINT8, (2, 6, 5, c), 0.1, 131)
+    opts = DepthwiseConv2DOptions(padding=Padding.SAME, stride_w=2, stride_h=2, depth_multiplier=2,
+                                  fused_activation_function=int(ActivationFunctionType.RELU6))
+    path = one_op_tflite(tmp_path / "dw.circle", "DEPTHWISE_CONV_2D", opts, [x, w, b], [y])
+    xs = [rng.integers(0, 256, (2, 11, 10, 3)).astype(np.uint8)]
+    (got,) = run_ours(path, xs)
+    monkeypatch.setattr(accel, "ENABLED", False)
+    (want,) = run_ours(path, xs)
+    assert len(np.unique(want)) > 20  # not clamped flat
+    np.testing.assert_array_equal(got, want)
+
+
+def test_int16_depthwise_sums_beyond_int32(tmp_path):
+    """16x8 sums that overflow int32 (TFLite accumulates in int64 with an int64 bias): the
+    compiled kernel switches to int64 accumulators for such weights."""
+    k, c = 25, 2
+    w_scale = np.array([0.002, 0.003], np.float32)
+    x = qtensor("x", DType.INT16, (1, 27, 27, c), 1 / 32768, 0)
+    w = qtensor("w", DType.INT8, (1, k, k, c), w_scale, 0,
+                np.random.default_rng(9).integers(120, 128, (1, k, k, c)).astype(np.int8), axis=3)
+    b = qtensor("b", DType.INT64, (c,), w_scale / 32768, 0, np.array([-(2**33), 12345], np.int64))
+    y = qtensor("y", DType.INT16, (1, 3, 3, c), 0.05, 0)
+    opts = DepthwiseConv2DOptions(padding=Padding.VALID, stride_w=1, stride_h=1, depth_multiplier=1)
+    path = one_op_tflite(tmp_path / "dw16.tflite", "DEPTHWISE_CONV_2D", opts, [x, w, b], [y])
+    xs = [np.random.default_rng(10).integers(31000, 32768, (1, 27, 27, c)).astype(np.int16)]
+    assert int(xs[0].min()) * 120 * k * k > 2**31  # every sum overflows int32
+    check(path, inputs=xs)
 
 
 # ---------------------------------------------------------------------------------------------

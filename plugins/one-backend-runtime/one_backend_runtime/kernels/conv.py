@@ -21,8 +21,10 @@ once from the weights (`exact_float`). The int64 accumulators are then rescaled 
 fixed-point steps (`Requantizer`): per-channel multipliers, the 64-bit-accumulator variant of
 MultiplyByQuantizedMultiplier for 16-bit activations, the output zero point, the activation
 clamp. Results equal LiteRT's reference kernels (its default XNNPACK kernels differ by one in
-a few elements of int8 outputs). Float inputs with int8 weights (dynamic-range quantization)
-run TFLite's hybrid kernels (`Hybrid`).
+a few elements of int8 outputs). With numba, a quantized DEPTHWISE_CONV_2D skips the float
+copy: one compiled loop sums the integer input in int32 (int64 when a sum could overflow) and
+rescales each output pixel with the same parameters (`accel.depthwise_q`). Float inputs with
+int8 weights (dynamic-range quantization) run TFLite's hybrid kernels (`Hybrid`).
 
 The helpers here (windows and padding, requantization, scratch buffers, row blocks) are shared
 with the dense, pooling and resize kernels."""
@@ -159,7 +161,6 @@ class Requantizer:
         self.zero_point, self.lo, self.hi = int(zero_point), int(lo), int(hi)
         self.dtype = np.dtype(dtype)
         self.add_zero_point = bool(self.zero_point)
-        self._mode = 0 if not (single_rounding or wide) else 1  # accel.requantize's two forms
         if single_rounding:  # (x * m + 2**(30 - shift)) >> (31 - shift): one rounding, half up
             params = {"mant": mant, "add": np.left_shift(np.int64(1), 30 - shift), "shift": 31 - shift}
         elif wide:
@@ -239,32 +240,35 @@ class Requantizer:
         out = np.empty(sums.shape, self.dtype)
         out2 = out.reshape(-1, c)
         b = np.zeros(c, np.int64) if bias is None else np.ascontiguousarray(np.broadcast_to(bias, (c,)), np.int64)
-        params = self._compiled_params(c)
-        zp = self.zero_point if self.add_zero_point else 0
+        params, zp = self.compiled(c)
+        two = self._two_roundings
 
         def rows(a: int, e: int) -> None:
-            accel.requantize(sums2[a:e], b, self._mode, params, zp, self.lo, self.hi, out2[a:e])
+            accel.requantize(sums2[a:e], b, params, two, zp, self.lo, self.hi, out2[a:e])
 
         run_rows(sums2.shape[0], sums2.size * 4, rows, block_rows(c, 65536))
         return out
 
-    def _compiled_params(self, channels: int) -> tuple[np.ndarray, ...]:
-        """The five per-channel parameter arrays of `accel.requantize` (cached per width)."""
+    def compiled(self, channels: int) -> tuple[tuple[np.ndarray, ...], int]:
+        """What the compiled rescale (`accel.requantize`, `accel.depthwise_q`) takes besides lo
+        and hi: the five int64 [channels] parameter arrays (left, negw, mant, add, shift; the
+        single-rounding forms have left = negw = 0), cached per width, and the zero point
+        still to add. `accel.depthwise_q` always runs the general form; `accel.requantize`
+        skips left and negw when they are all 0 (`_two_roundings`)."""
         cached = getattr(self, "_compiled", None)
         if cached is None or cached[0].size != channels:
             p = self.params
 
-            def col(key: str, default: int = 0) -> np.ndarray:
-                return np.ascontiguousarray(np.broadcast_to(np.asarray(p.get(key, default), np.int64), (channels,)))
+            def col(key: str) -> np.ndarray:
+                return np.ascontiguousarray(np.broadcast_to(np.asarray(p.get(key, 0), np.int64), (channels,)))
 
-            if self._mode == 0:
-                cached = (col("left"), col("negw"), col("mant"), col("add"), col("shift"))
-            elif self.wide:
-                cached = (col("rm"), col("rnd"), col("ts"), col("ts"), col("ts"))
+            if self.wide:
+                cached = (col("left"), col("negw"), col("rm"), col("rnd"), col("ts"))
             else:
-                cached = (col("mant"), col("add"), col("shift"), col("shift"), col("shift"))
+                cached = (col("left"), col("negw"), col("mant"), col("add"), col("shift"))
             self._compiled = cached
-        return cached
+            self._two_roundings = bool(cached[0].any() or cached[1].any())
+        return cached, (self.zero_point if self.add_zero_point else 0)
 
     def __call__(self, acc: np.ndarray) -> np.ndarray:
         """`acc` (int64, overwritten) rescaled into the output type."""
@@ -926,18 +930,39 @@ def depthwise_conv_2d(ctx: OpContext) -> Callable:
     wq = centered_weights(w, z_w, 3).reshape(kh, kw, co)
     xmax = int_magnitude(x_t.dtype.numpy, zi)
     b = np.zeros(co, np.int64) if bias is None else np.asarray(bias).astype(np.int64)
-    bound = float(xmax) * float(np.abs(wq).sum(axis=(0, 1)).max()) + float(np.abs(b).max(initial=0))
-    ftype = exact_float(bound)
+    sum_bound = float(xmax) * float(np.abs(wq).sum(axis=(0, 1)).max())  # of |Σ_taps (x - zi) * w|
+    ftype = exact_float(sum_bound + float(np.abs(b).max(initial=0)))
     uint8 = x_t.dtype == DType.UINT8
     reals = real_multipliers(s_in[0], s_w if per_channel else s_w[:1], s_out[0], float_product=uint8)
     lo, hi = tensor_activation_range(act, y_t)
     rq = Requantizer(reals, int(z_out[0]), lo, hi, y_t.dtype.numpy, wide=wide_accumulator(x_t, b_t))
     get = scratch(ctx)
-    # the bias joins the exact float sum
+    # numpy: the bias joins the exact float sum
     engine_q = Depthwise(wq.astype(ftype), mult, strides, dil, padding, get, b.astype(ftype) if bias is not None else None)
+    # compiled: integer sums, in int32 unless a sum could overflow it (int64 then, as TFLite's
+    # 16-bit kernels do; the bias joins in int64), requantized pixel by pixel
+    wi = np.ascontiguousarray(wq, np.int32 if sum_bound < 2**31 else np.int64)
+
+    def run_compiled(x: np.ndarray) -> np.ndarray:
+        if mult > 1:
+            x = np.repeat(x, mult, axis=-1)
+        x = np.ascontiguousarray(x)
+        n, h, wd, _ = x.shape
+        oh, pt = out_size_and_pad(padding, h, kh, strides[0], dil[0])
+        ow, pl = out_size_and_pad(padding, wd, kw, strides[1], dil[1])
+        out = np.empty((n, oh, ow, co), rq.dtype)
+        params, zp = rq.compiled(co)
+
+        def rows(a: int, e: int) -> None:
+            accel.depthwise_q(x, zi, wi, b, strides, dil, (pt, pl), (a, e), params, zp, rq.lo, rq.hi, out)
+
+        run_rows(n * oh, out.size * kh * kw, rows, block_rows(ow * co, DEPTHWISE_BLOCK))
+        return out
 
     def run_q(inputs: Sequence[np.ndarray | None]) -> list[np.ndarray]:
         x = inputs[0]
+        if accel.ENABLED:
+            return [run_compiled(x)]
         xf = get(("dw-in",), x.shape, ftype)
         np.subtract(x, zi, out=xf, dtype=ftype)
         return [rq.from_sums(engine_q(xf, scratch_out=True))]
