@@ -79,7 +79,14 @@ def _h5_has_records(path: Path) -> bool:
     import h5py
 
     with h5py.File(path, "r") as f:
-        return "value" in f and "0" in f["value"] and isinstance(f["value"]["0"], h5py.Group)
+        return _holds_records(f)
+
+
+def _holds_records(f: Any) -> bool:
+    """ONE's layout of several records (`value/<record>/<input>`) in an open h5 file."""
+    import h5py
+
+    return "value" in f and "0" in f["value"] and isinstance(f["value"]["0"], h5py.Group)
 
 
 def _h5_records(path: Path, count: int) -> Iterator[list[np.ndarray]]:
@@ -144,7 +151,7 @@ def _h5_count(path: Path) -> int | None:
 
     try:
         with h5py.File(path, "r") as f:
-            return len(f["value"]) if _h5_has_records(path) else 1
+            return len(f["value"]) if _holds_records(f) else 1
     except (OSError, KeyError):
         return None
 

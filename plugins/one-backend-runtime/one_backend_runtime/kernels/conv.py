@@ -185,6 +185,9 @@ class Requantizer:
                 params["left"] = left
             if np.any(right):  # (x >> 63) & negw is -2**31 for x < 0 (0 where right == 0)
                 params["negw"] = np.where(right > 0, np.int64(-(1 << 31)), np.int64(0))
+        #: whether the compiled rescale needs the first rounding's terms (left, negw)
+        self.two_roundings = "left" in params or "negw" in params
+        self._compiled: tuple[np.ndarray, ...] | None = None
         if per_channel:
             self.params = {k: np.asarray(v, np.int64) for k, v in params.items()}
         else:
@@ -241,7 +244,7 @@ class Requantizer:
         out2 = out.reshape(-1, c)
         b = np.zeros(c, np.int64) if bias is None else np.ascontiguousarray(np.broadcast_to(bias, (c,)), np.int64)
         params, zp = self.compiled(c)
-        two = self._two_roundings
+        two = self.two_roundings
 
         def rows(a: int, e: int) -> None:
             accel.requantize(sums2[a:e], b, params, two, zp, self.lo, self.hi, out2[a:e])
@@ -254,8 +257,8 @@ class Requantizer:
         and hi: the five int64 [channels] parameter arrays (left, negw, mant, add, shift; the
         single-rounding forms have left = negw = 0), cached per width, and the zero point
         still to add. `accel.depthwise_q` always runs the general form; `accel.requantize`
-        skips left and negw when they are all 0 (`_two_roundings`)."""
-        cached = getattr(self, "_compiled", None)
+        skips left and negw when they are all 0 (`two_roundings`)."""
+        cached = self._compiled
         if cached is None or cached[0].size != channels:
             p = self.params
 
@@ -267,7 +270,6 @@ class Requantizer:
             else:
                 cached = (col("left"), col("negw"), col("mant"), col("add"), col("shift"))
             self._compiled = cached
-            self._two_roundings = bool(cached[0].any() or cached[1].any())
         return cached, (self.zero_point if self.add_zero_point else 0)
 
     def __call__(self, acc: np.ndarray) -> np.ndarray:
